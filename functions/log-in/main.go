@@ -1,0 +1,18 @@
+// Command log-in serves POST /api/auth/login.
+package main
+
+import (
+	"context"
+
+	"github.com/brightrun/brightrun/pkg/app"
+)
+
+func main() {
+	app.Run(func(ctx context.Context, a *app.App) (any, error) {
+		users, err := a.Identity()
+		if err != nil {
+			return nil, err
+		}
+		return a.HTTP("log-in", handler{users: users}.handle)
+	})
+}

@@ -1,0 +1,84 @@
+// Package app is the composition root every Lambda entry point shares: it
+// parses configuration from the environment once per cold start, builds the
+// AWS SDK clients once, and wires domain services to adapters.
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Identity providers.
+const (
+	ProviderCognito = "cognito"
+	ProviderLocal   = "local"
+)
+
+// Config is the environment of a function. Endpoints of AWS services are
+// not here: the SDK reads AWS_ENDPOINT_URL_<SERVICE> itself, which is how
+// the local stack points the unchanged clients at local servers.
+type Config struct {
+	TableName        string     // TABLE_NAME
+	IdentityProvider string     // IDENTITY_PROVIDER: cognito (default) or local
+	CognitoPoolID    string     // COGNITO_USER_POOL_ID
+	CognitoClientID  string     // COGNITO_CLIENT_ID
+	LocalKeyFile     string     // LOCAL_IDP_KEY_FILE: PEM signing key
+	LocalIssuer      string     // LOCAL_IDP_ISSUER
+	LocalAudience    string     // LOCAL_IDP_AUDIENCE
+	LogLevel         slog.Level // LOG_LEVEL: debug, info (default), warn, error
+}
+
+// ConfigFromEnv reads and checks the configuration.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		TableName:        getenv("TABLE_NAME"),
+		IdentityProvider: getenv("IDENTITY_PROVIDER"),
+		CognitoPoolID:    getenv("COGNITO_USER_POOL_ID"),
+		CognitoClientID:  getenv("COGNITO_CLIENT_ID"),
+		LocalKeyFile:     getenv("LOCAL_IDP_KEY_FILE"),
+		LocalIssuer:      getenv("LOCAL_IDP_ISSUER"),
+		LocalAudience:    getenv("LOCAL_IDP_AUDIENCE"),
+	}
+	var missing []string
+	need := func(name, v string) {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	need("TABLE_NAME", c.TableName)
+	if c.IdentityProvider == "" {
+		c.IdentityProvider = ProviderCognito
+	}
+	switch c.IdentityProvider {
+	case ProviderCognito:
+		need("COGNITO_USER_POOL_ID", c.CognitoPoolID)
+		need("COGNITO_CLIENT_ID", c.CognitoClientID)
+	case ProviderLocal:
+		need("LOCAL_IDP_KEY_FILE", c.LocalKeyFile)
+		need("LOCAL_IDP_ISSUER", c.LocalIssuer)
+		need("LOCAL_IDP_AUDIENCE", c.LocalAudience)
+	default:
+		return c, fmt.Errorf("IDENTITY_PROVIDER must be %q or %q, got %q", ProviderCognito, ProviderLocal, c.IdentityProvider)
+	}
+	if len(missing) > 0 {
+		return c, fmt.Errorf("missing environment variables: %s", strings.Join(missing, ", "))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(orDefault(getenv("LOG_LEVEL"), "info"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	return c, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// NewLogger returns the JSON logger every function uses.
+func NewLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,18 @@
+package dynamo
+
+// Every key value of the table is built here, and only here, so the key
+// design in docs/data-model.md has one implementation.
+
+const (
+	profileSK    = "#PROFILE"
+	credentialSK = "#CREDENTIAL"
+	idemSK       = "#IDEM"
+)
+
+func userPK(userID string) string             { return "USER#" + userID }
+func emailPK(email string) string             { return "EMAIL#" + email }
+func idemPK(userID, key string) string        { return "IDEM#" + userID + "#" + key }
+func datasetSKPrefix() string                 { return "DATASET#" }
+func costSummarySKPrefix() string             { return "COSTSUM#" }
+func jobStatusGSI2SKPrefix(s string) string   { return "JOB#" + s + "#" }
+func modelStatusGSI2SKPrefix(s string) string { return "MODEL#" + s + "#" }

@@ -1,0 +1,105 @@
+// Package route is the single route table of the HTTP API. The local gateway
+// serves exactly these routes and infra creates exactly these API Gateway
+// routes and Lambda functions, so local and deployed routes cannot drift.
+package route
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Role names as stored on user profiles and carried in the token.
+const (
+	RoleUser         = "USER"
+	RoleAdmin        = "ADMIN"
+	RoleBillingAdmin = "BILLING_ADMIN"
+)
+
+// Route binds one HTTP method and path to one Lambda function.
+type Route struct {
+	Method   string
+	Path     string   // API Gateway syntax: /api/datasets/{id}
+	Function string   // functions/<Function>, also the Lambda name suffix
+	Public   bool     // no JWT required (signup, login)
+	Roles    []string // if set, the caller's role must be one of these
+	// Idempotent routes honour the Idempotency-Key header (creating POSTs).
+	Idempotent bool
+	// Timeout in seconds for the Lambda; 0 means the default.
+	Timeout int
+	// Access lists the resources the function touches, for least-privilege
+	// grants in infra: "table:read", "table:write", "identity".
+	Access []string
+}
+
+// Access scopes understood by infra.
+const (
+	TableRead  = "table:read"
+	TableWrite = "table:write"
+	Identity   = "identity" // the identity provider (Cognito in AWS)
+)
+
+// Table is every route of the API.
+var Table = []Route{
+	{Method: "POST", Path: "/api/auth/signup", Function: "sign-up", Public: true, Access: []string{TableWrite, Identity}},
+	{Method: "POST", Path: "/api/auth/login", Function: "log-in", Public: true, Access: []string{TableRead, Identity}},
+	{Method: "GET", Path: "/api/me", Function: "get-me", Access: []string{TableRead}},
+	{Method: "PATCH", Path: "/api/me", Function: "update-me", Access: []string{TableWrite}},
+	{Method: "GET", Path: "/api/dashboard/stats", Function: "get-dashboard-stats", Access: []string{TableRead}},
+	{Method: "PATCH", Path: "/api/admin/users/{id}", Function: "update-user", Roles: []string{RoleAdmin}, Access: []string{TableWrite, Identity}},
+}
+
+// ByFunction returns the route served by function fn.
+func ByFunction(fn string) (Route, error) {
+	for _, r := range Table {
+		if r.Function == fn {
+			return r, nil
+		}
+	}
+	return Route{}, fmt.Errorf("route: no route for function %q", fn)
+}
+
+// Key is the API Gateway route key, "GET /api/me".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Allows reports whether role may call the route.
+func (r Route) Allows(role string) bool {
+	if len(r.Roles) == 0 {
+		return true
+	}
+	for _, allowed := range r.Roles {
+		if allowed == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Match reports whether method and a concrete path match the route, and
+// returns the path parameters the way API Gateway fills pathParameters.
+func (r Route) Match(method, path string) (map[string]string, bool) {
+	if method != r.Method {
+		return nil, false
+	}
+	want := strings.Split(strings.Trim(r.Path, "/"), "/")
+	got := strings.Split(strings.Trim(path, "/"), "/")
+	if len(want) != len(got) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, seg := range want {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			if got[i] == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[seg[1:len(seg)-1]] = got[i]
+			continue
+		}
+		if seg != got[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
