@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/brightrun/brightrun/pkg/devenv"
+	"github.com/brightrun/brightrun/pkg/dynamo"
+	"github.com/brightrun/brightrun/pkg/dynamolocal"
+	"github.com/brightrun/brightrun/pkg/gateway"
+	"github.com/brightrun/brightrun/pkg/lambdahost"
+	"github.com/brightrun/brightrun/pkg/localidp"
+	"github.com/brightrun/brightrun/pkg/route"
+	"github.com/brightrun/brightrun/pkg/s3local"
+)
+
+// Local names. The deployed stack gets its names from infra.
+const (
+	tableName      = "brightrun"
+	datasetsBucket = "brightrun-datasets"
+	modelsBucket   = "brightrun-models"
+	localIssuer    = "brightrun-local-idp"
+	localAudience  = "brightrun-local-client"
+	s3AccessKey    = "brightrunlocal"
+	s3SecretKey    = "brightrunlocalsecret"
+)
+
+// options choose where the stack keeps its data and listens.
+type options struct {
+	Root       string // repository root
+	DataDir    string // persistent data; "" keeps DynamoDB in memory and S3 in a temp dir
+	BinDir     string // where function binaries are built
+	APIPort    int    // 0 picks a free port
+	DynamoPort int
+	S3Port     int
+	Output     io.Writer // function and server logs
+	Logger     *slog.Logger
+}
+
+// stack is the running local platform.
+type stack struct {
+	APIURL    string
+	DynamoURL string
+	S3URL     string
+	Issuer    string
+	Audience  string
+	KeyFile   string
+	Store     *dynamo.Store
+
+	closers []func()
+}
+
+// startStack builds every function, starts DynamoDB Local, the S3 server,
+// the Lambda host and the gateway, and returns when all answer.
+func startStack(ctx context.Context, o options) (st *stack, err error) {
+	st = &stack{Issuer: localIssuer, Audience: localAudience}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if err := buildFunctions(ctx, o.Root, o.BinDir); err != nil {
+		return nil, err
+	}
+
+	dynamoDir, s3Dir, keyDir := "", "", ""
+	if o.DataDir != "" {
+		dynamoDir, s3Dir, keyDir = filepath.Join(o.DataDir, "dynamodb"), filepath.Join(o.DataDir, "s3"), filepath.Join(o.DataDir, "idp")
+	} else {
+		tmp, err := os.MkdirTemp("", "brightrun-local-")
+		if err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, func() { os.RemoveAll(tmp) })
+		s3Dir, keyDir = filepath.Join(tmp, "s3"), filepath.Join(tmp, "idp")
+	}
+
+	ddb, err := dynamolocal.Start(ctx, dynamolocal.Options{DataDir: dynamoDir, Port: o.DynamoPort})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, ddb.Stop)
+	st.DynamoURL = ddb.URL
+	if err := dynamo.CreateTable(ctx, ddb.Client(), tableName); err != nil {
+		return nil, err
+	}
+	st.Store = dynamo.New(ddb.Client(), tableName)
+
+	s3srv, err := s3local.StartVersity(ctx, s3local.VersityOptions{
+		Binary: filepath.Join(o.Root, ".local", "bin", "versitygw"), DataDir: s3Dir, Port: o.S3Port,
+		AccessKey: s3AccessKey, SecretKey: s3SecretKey, Log: o.Output,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.closers = append(st.closers, s3srv.Stop)
+	st.S3URL = s3srv.URL
+	if err := s3srv.CreateBuckets(ctx, datasetsBucket, modelsBucket); err != nil {
+		return nil, err
+	}
+
+	st.KeyFile = filepath.Join(keyDir, "signing-key.pem")
+	key, err := localidp.LoadOrCreateKey(st.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+
+	env := functionEnv(st)
+	var fns []lambdahost.Function
+	for _, r := range route.Table {
+		fns = append(fns, lambdahost.Function{Name: r.Function, Binary: filepath.Join(o.BinDir, r.Function), Env: env, Timeout: timeout(r)})
+	}
+	host := lambdahost.New(fns, o.Output, o.Logger)
+	st.closers = append(st.closers, host.Close)
+	if err := host.Warm(ctx); err != nil {
+		return nil, err
+	}
+
+	gw := &gateway.Gateway{
+		Routes:      route.Table,
+		Invoker:     host,
+		Verifier:    localidp.NewVerifier(&key.PublicKey, localIssuer, localAudience, nil),
+		CORSOrigins: []string{"*"},
+		Logger:      o.Logger,
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", devenv.Loopback, o.APIPort))
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.Logger.Error("gateway", "error", err.Error())
+		}
+	}()
+	st.closers = append(st.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	st.APIURL = "http://" + ln.Addr().String()
+	return st, nil
+}
+
+// functionEnv is the environment every local function gets: the same
+// variables as in AWS, plus endpoint overrides that the unchanged SDK
+// clients read. Nothing is inherited from the developer's shell, so a
+// local function can never reach a real AWS account.
+func functionEnv(st *stack) []string {
+	return []string{
+		"PATH=/usr/bin:/bin",
+		"TABLE_NAME=" + tableName,
+		"DATASETS_BUCKET=" + datasetsBucket,
+		"MODELS_BUCKET=" + modelsBucket,
+		"IDENTITY_PROVIDER=local",
+		"LOCAL_IDP_KEY_FILE=" + st.KeyFile,
+		"LOCAL_IDP_ISSUER=" + localIssuer,
+		"LOCAL_IDP_AUDIENCE=" + localAudience,
+		"LOG_LEVEL=info",
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=" + s3AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s3SecretKey,
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + st.DynamoURL,
+		"AWS_ENDPOINT_URL_S3=" + st.S3URL,
+	}
+}
+
+func timeout(r route.Route) time.Duration {
+	if r.Timeout > 0 {
+		return time.Duration(r.Timeout) * time.Second
+	}
+	return 10 * time.Second
+}
+
+// buildFunctions compiles every function of the route table for this
+// machine, with the same tags as the deployed build, in one go build.
+func buildFunctions(ctx context.Context, root, binDir string) error {
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return err
+	}
+	args := []string{"build", "-tags", "lambda.norpc", "-o", binDir + string(os.PathSeparator)}
+	seen := map[string]bool{}
+	for _, r := range route.Table {
+		if !seen[r.Function] {
+			seen[r.Function] = true
+			args = append(args, "./functions/"+r.Function)
+		}
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building functions: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Close stops everything in reverse order of start.
+func (st *stack) Close() {
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		st.closers[i]()
+	}
+	st.closers = nil
+}
