@@ -30,7 +30,7 @@ type Server struct {
 
 // Options choose where data lives.
 type Options struct {
-	// DataDir persists the database there (-sharedDb); empty means in memory.
+	// DataDir persists the database there; empty means in memory.
 	DataDir string
 	// Port to bind on 127.0.0.1; 0 picks a free one.
 	Port int
@@ -76,13 +76,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		"-Djava.library.path=" + filepath.Join(dir, "DynamoDBLocal_lib"),
 		"-cp", classpath(dir, classDir), "LoopbackLauncher",
 		"-port", strconv.Itoa(port), "-disableTelemetry"}
+	// -sharedDb: one database whatever the credentials, as in AWS where the
+	// table belongs to the account, not to an access key.
+	args = append(args, "-sharedDb")
 	if o.DataDir == "" {
 		args = append(args, "-inMemory")
 	} else {
 		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, err
 		}
-		args = append(args, "-dbPath", o.DataDir, "-sharedDb")
+		args = append(args, "-dbPath", o.DataDir)
 	}
 	cmd := exec.Command("java", args...)
 	cmd.Dir = dir
