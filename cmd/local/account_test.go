@@ -24,7 +24,7 @@ type account struct {
 }
 
 // signUp creates a user with a unique email and logs in.
-func signUp(t *testing.T, name string) account {
+func signUp(t testing.TB, name string) account {
 	t.Helper()
 	a := account{Email: strings.ToLower(name) + "-" + testkit.RandomID() + "@example.com", Password: "correct horse battery"}
 	res := api.Expect(t, testkit.Request{Method: "POST", Path: "/api/auth/signup", Body: map[string]any{"email": a.Email, "password": a.Password, "name": name}}, http.StatusCreated, "")
@@ -35,7 +35,7 @@ func signUp(t *testing.T, name string) account {
 	return a
 }
 
-func logIn(t *testing.T, email, password string) string {
+func logIn(t testing.TB, email, password string) string {
 	t.Helper()
 	res := api.Expect(t, testkit.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]any{"email": email, "password": password}}, http.StatusOK, "")
 	var tok identity.Token
