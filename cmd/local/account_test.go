@@ -113,7 +113,9 @@ func TestSignUpDoubleClick(t *testing.T) {
 	var wg sync.WaitGroup
 	statuses := make([]int, 2)
 	for i := range statuses {
-		wg.Go(func() { statuses[i] = api.Do(t, testkit.Request{Method: "POST", Path: "/api/auth/signup", Body: body}).Status })
+		wg.Go(func() {
+			statuses[i] = api.Do(t, testkit.Request{Method: "POST", Path: "/api/auth/signup", Body: body}).Status
+		})
 	}
 	wg.Wait()
 	created, conflict := 0, 0

@@ -178,7 +178,9 @@ func TestUpdateMe(t *testing.T) {
 	}{
 		{"empty patch changes nothing", identity.ProfilePatch{}, nil, nil},
 		{"budget in dollars to micros", identity.ProfilePatch{MonthlyBudget: optional.Of(12.345678)}, nil,
-			func(c identity.Change) bool { return c.MonthlyBudget.Set && c.MonthlyBudget.Value == money.Amount(12_345_678) }},
+			func(c identity.Change) bool {
+				return c.MonthlyBudget.Set && c.MonthlyBudget.Value == money.Amount(12_345_678)
+			}},
 		{"null budget clears", identity.ProfilePatch{MonthlyBudget: optional.Null[float64]()}, nil,
 			func(c identity.Change) bool { return c.MonthlyBudget.Set && c.MonthlyBudget.Null }},
 		{"blank organization clears", identity.ProfilePatch{Organization: optional.Of("  ")}, nil,

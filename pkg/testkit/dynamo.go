@@ -57,7 +57,9 @@ func Table(t testing.TB) (*dynamo.Store, string) {
 	if err := dynamo.CreateTable(ctx, db, name); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
-	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
 	return dynamo.New(db, name), name
 }
 
