@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/brightrun/brightrun/pkg/route"
+)
+
+// Context keys (cdk.json "context", or `cdk synth -c key=value`).
+const (
+	ctxStage       = "stage"          // default "dev"
+	ctxAssetDir    = "lambdaAssetDir" // default "build/lambda", relative to the repo root
+	ctxCorsOrigins = "corsOrigins"    // JSON list in cdk.json, or comma-separated on the command line
+)
+
+// Defaults when the context does not say otherwise. The CORS origin is the
+// frontend's local dev server; set the deployed frontend's origin per stage:
+// cdk deploy -c stage=prod -c corsOrigins=https://app.example.com
+const (
+	defaultStage      = "dev"
+	defaultAssetDir   = "build/lambda"
+	defaultCorsOrigin = "http://localhost:3000"
+)
+
+// stageRe keeps stage names usable in every resource name (Lambda, table,
+// user pool, stack).
+var stageRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
+
+type config struct {
+	Stage       string
+	AssetDir    string // absolute; holds <Function>/bootstrap
+	CorsOrigins []string
+}
+
+// resourceName is the prefix of every named resource: brightrun-<stage>.
+func (c config) resourceName() string { return "brightrun-" + c.Stage }
+
+func loadConfig(node constructs.Node) (config, error) {
+	cfg := config{
+		Stage:       contextString(node, ctxStage, defaultStage),
+		AssetDir:    contextString(node, ctxAssetDir, defaultAssetDir),
+		CorsOrigins: contextList(node, ctxCorsOrigins, []string{defaultCorsOrigin}),
+	}
+	if !stageRe.MatchString(cfg.Stage) {
+		return config{}, fmt.Errorf("context %s=%q: want lower-case letters, digits and '-', starting with a letter, at most 16 characters", ctxStage, cfg.Stage)
+	}
+	for _, o := range cfg.CorsOrigins {
+		if o != "*" && !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://localhost") {
+			return config{}, fmt.Errorf("context %s: origin %q must be https:// (or http://localhost for development)", ctxCorsOrigins, o)
+		}
+	}
+	if !filepath.IsAbs(cfg.AssetDir) {
+		root, err := repoRoot()
+		if err != nil {
+			return config{}, err
+		}
+		cfg.AssetDir = filepath.Join(root, cfg.AssetDir)
+	}
+	return cfg, nil
+}
+
+func contextString(node constructs.Node, key, def string) string {
+	if v, ok := node.TryGetContext(jsii.String(key)).(string); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// contextList accepts a JSON list (cdk.json) or a comma-separated string
+// (the CLI's -c key=value always passes strings).
+func contextList(node constructs.Node, key string, def []string) []string {
+	var out []string
+	switch v := node.TryGetContext(jsii.String(key)).(type) {
+	case string:
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	case []interface{}:
+		for _, s := range v {
+			if str, ok := s.(string); ok && str != "" {
+				out = append(out, str)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return def
+	}
+	return out
+}
+
+// repoRoot is the nearest directory at or above the working directory that
+// holds cdk.json. The CLI runs the app in infra/ (cdk.json: "cd infra && go
+// run ."), `go test` runs in infra/ too.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "cdk.json")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cdk.json not found in the working directory or above; run from the repository")
+		}
+		dir = parent
+	}
+}
+
+// checkAssets fails early with a useful message instead of CDK's
+// "Cannot find asset" when `make build` has not run.
+func checkAssets(dir string, routes []route.Route) error {
+	var missing []string
+	for _, r := range routes {
+		p := filepath.Join(dir, r.Function, "bootstrap")
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing Lambda bootstraps (run `make build`, or set -c %s=<dir>): %s", ctxAssetDir, strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/brightrun/brightrun/pkg/route"
+)
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	defer jsii.Close() // once, after every test: the jsii kernel is process-wide
+	dir, err := os.MkdirTemp("", "brightrun-infra-assets-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	assetDir = dir
+	return m.Run()
+}
+
+// assetDir holds placeholder bootstraps, so the tests need no `make build`.
+var assetDir string
+
+// writeAssets creates <assetDir>/<fn>/bootstrap for every route.
+func writeAssets(t *testing.T, routes []route.Route) {
+	t.Helper()
+	for _, r := range routes {
+		p := filepath.Join(assetDir, r.Function, "bootstrap")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("placeholder for "+r.Function), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// cdkContext is the "context" of the repository's cdk.json: awscdk.NewApp
+// ignores cdk.json, so tests pass it in to test the template `cdk synth`
+// produces (same feature flags, same stage, same CORS origins).
+func cdkContext(t *testing.T) map[string]interface{} {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Context map[string]interface{} `json:"context"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	if len(doc.Context) == 0 {
+		t.Fatal("cdk.json has no context")
+	}
+	return doc.Context
+}
+
+// newTestApp builds the app as `cdk synth` does, with assets from assetDir
+// and any extra context (for example a CLI-style -c override).
+func newTestApp(t *testing.T, routes []route.Route, extra map[string]interface{}) (*stacks, error) {
+	t.Helper()
+	writeAssets(t, routes)
+	ctx := cdkContext(t)
+	ctx[ctxAssetDir] = assetDir
+	for k, v := range extra {
+		ctx[k] = v
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
+	var s *stacks
+	var err error
+	if perr := catch(func() { s, err = defineApp(app, routes) }); perr != nil {
+		return nil, perr // a construct rejected its props (jsii panics)
+	}
+	return s, err
+}
+
+// fixture is the app built from route.Table, synthesized once for all tests.
+type fixture struct {
+	stacks   *stacks
+	stateful map[string]interface{} // template JSON
+	service  map[string]interface{}
+	tplSvc   assertions.Template
+	tplState assertions.Template
+}
+
+var (
+	fixOnce sync.Once
+	fix     *fixture
+	fixErr  error
+)
+
+func appFixture(t *testing.T) *fixture {
+	t.Helper()
+	fixOnce.Do(func() {
+		s, err := newTestApp(t, route.Table, nil)
+		if err != nil {
+			fixErr = err
+			return
+		}
+		f := &fixture{stacks: s}
+		fixErr = catch(func() {
+			f.tplState = assertions.Template_FromStack(s.Stateful.Stack, nil)
+			f.tplSvc = assertions.Template_FromStack(s.Service.Stack, nil)
+			f.stateful = *f.tplState.ToJSON()
+			f.service = *f.tplSvc.ToJSON()
+		})
+		fix = f
+	})
+	if fixErr != nil {
+		t.Fatalf("building the app: %v", fixErr)
+	}
+	return fix
+}
+
+// catch turns a panic (a failed assertion or a jsii error crosses into Go
+// as a panic) into an error.
+func catch(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	f()
+	return nil
+}
+
+// check runs a CDK assertion and reports its failure with t.Errorf.
+func check(t *testing.T, what string, f func()) {
+	t.Helper()
+	if err := catch(f); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+}
+
+// resourcesOfType returns logical id -> resource of the given type.
+func resourcesOfType(tpl map[string]interface{}, typ string) map[string]map[string]interface{} {
+	out := map[string]map[string]interface{}{}
+	res, _ := tpl["Resources"].(map[string]interface{})
+	for id, r := range res {
+		m, _ := r.(map[string]interface{})
+		if m["Type"] == typ {
+			out[id] = m
+		}
+	}
+	return out
+}
+
+func props(r map[string]interface{}) map[string]interface{} {
+	p, _ := r["Properties"].(map[string]interface{})
+	return p
+}
+
+// getAttID returns X of {"Fn::GetAtt": [X, attr]}.
+func getAttID(v interface{}, attr string) string {
+	m, _ := v.(map[string]interface{})
+	ga, _ := m["Fn::GetAtt"].([]interface{})
+	if len(ga) == 2 && ga[1] == attr {
+		s, _ := ga[0].(string)
+		return s
+	}
+	return ""
+}
+
+// refID returns X of {"Ref": X}.
+func refID(v interface{}) string {
+	m, _ := v.(map[string]interface{})
+	s, _ := m["Ref"].(string)
+	return s
+}
+
+// strings turns a JSON string or list of strings into a slice.
+func strs(v interface{}) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []interface{}:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// statements finds every IAM policy statement anywhere in a template
+// (identity policies, inline role policies, resource policies).
+func statements(v interface{}, path string, visit func(path string, st map[string]interface{})) {
+	switch x := v.(type) {
+	case map[string]interface{}:
+		if _, ok := x["Effect"]; ok {
+			if _, ok := x["Action"]; ok {
+				visit(path, x)
+				return
+			}
+			if _, ok := x["NotAction"]; ok {
+				visit(path, x)
+				return
+			}
+		}
+		for k, e := range x {
+			statements(e, path+"/"+k, visit)
+		}
+	case []interface{}:
+		for i, e := range x {
+			statements(e, fmt.Sprintf("%s[%d]", path, i), visit)
+		}
+	}
+}
