@@ -68,3 +68,19 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
+
+// BenchmarkProfileGetItem is the baseline: the DynamoDB read alone, from
+// this process, so the gateway and Runtime API overhead can be read off.
+func BenchmarkProfileGetItem(b *testing.B) {
+	a := signUp(b, "Baseline")
+	ctx := b.Context()
+	lat := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		start := time.Now()
+		if _, err := st.Store.Profile(ctx, a.ID); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	reportLatency(b, lat)
+}

@@ -55,6 +55,7 @@ type stack struct {
 	Audience  string
 	KeyFile   string
 	Store     *dynamo.Store
+	Host      *lambdahost.Host
 
 	closers []func()
 }
@@ -121,6 +122,7 @@ func startStack(ctx context.Context, o options) (st *stack, err error) {
 	}
 	host := lambdahost.New(fns, o.Output, o.Logger)
 	st.closers = append(st.closers, host.Close)
+	st.Host = host
 	if err := host.Warm(ctx); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/brightrun/brightrun/pkg/devenv"
+	"github.com/brightrun/brightrun/pkg/route"
+)
+
+// TestFixtures sends every events/apigw fixture to its function binary, as
+// `lambda invoke` would, so the fixtures stay true to the handlers. The
+// fixtures' user does not exist in the test database, hence the 404s.
+func TestFixtures(t *testing.T) {
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		status int
+		code   string
+	}{
+		"sign-up":             {201, ""},
+		"log-in":              {200, ""}, // after sign-up: the fixture's credentials
+		"get-me":              {404, "NOT_FOUND"},
+		"update-me":           {404, "NOT_FOUND"},
+		"get-dashboard-stats": {200, ""},
+		"update-user":         {404, "NOT_FOUND"},
+	}
+	if len(want) != len(route.Table) {
+		t.Fatalf("expectations for %d functions, route table has %d: add the new route's fixture and expectation", len(want), len(route.Table))
+	}
+	for _, fn := range []string{"sign-up", "log-in", "get-me", "update-me", "get-dashboard-stats", "update-user"} {
+		t.Run(fn, func(t *testing.T) {
+			payload, err := os.ReadFile(filepath.Join(root, "events", "apigw", fn+".json"))
+			if err != nil {
+				t.Fatalf("every route needs a fixture: %v", err)
+			}
+			out, err := st.Host.Invoke(context.Background(), fn, payload)
+			if err != nil {
+				t.Fatalf("invoke: %v", err)
+			}
+			var res events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatalf("response %s: %v", out, err)
+			}
+			var env struct {
+				Success bool
+				Error   *struct{ Code string }
+			}
+			if err := json.Unmarshal([]byte(res.Body), &env); err != nil {
+				t.Fatalf("body %s: %v", res.Body, err)
+			}
+			code := ""
+			if env.Error != nil {
+				code = env.Error.Code
+			}
+			if res.StatusCode != want[fn].status || code != want[fn].code || env.Success != (res.StatusCode < 400) {
+				t.Fatalf("got %d %q (%s), want %d %q", res.StatusCode, code, res.Body, want[fn].status, want[fn].code)
+			}
+		})
+	}
+}
