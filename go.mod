@@ -37,6 +37,11 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sts v1.52.0 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/dlclark/regexp2/v2 v2.5.1 // indirect
+	github.com/minio/xxml v0.0.3 // indirect
+	github.com/rclone/gofakes3 v0.0.12 // indirect
+	github.com/ryszard/goskiplist v0.0.0-20150312221310-2dfbae5fcf46 // indirect
+	github.com/shabbyrobe/gocovmerge v0.0.0-20230507112040-c3350d9342df // indirect
 	github.com/stretchr/testify v1.11.1 // indirect
 	github.com/tiktoken-go/tokenizer v0.10.0 // indirect
+	golang.org/x/tools v0.40.0 // indirect
 )

@@ -1,5 +1,7 @@
-// Package s3local runs an S3 server that verifies SigV4 signatures and
-// presigned URLs: versitygw (posix backend, persistent) for the local stack.
+// Package s3local runs S3 servers that verify SigV4 signatures and
+// presigned URLs: versitygw (posix backend, persistent) for the local stack
+// and rclone/gofakes3 (in memory, in process) for tests, both behind Notify,
+// which turns successful uploads into S3 event notifications.
 // Applications reach it through the unchanged SDK client with a different
 // endpoint and path-style addressing.
 package s3local
@@ -9,11 +11,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -38,21 +45,21 @@ type VersityOptions struct {
 	AccessKey string
 	SecretKey string
 	Log       io.Writer
+	OnEvent   func(events.S3Event) // object-created notifications; nil drops them
 }
 
-// StartVersity starts versitygw on 127.0.0.1 with the posix backend.
+// StartVersity starts versitygw with the posix backend on an internal
+// loopback port, behind Notify on o.Port. The proxy keeps the Host header,
+// so SigV4 signatures made for the public address still verify.
 func StartVersity(ctx context.Context, o VersityOptions) (*Server, error) {
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return nil, err
 	}
-	port := o.Port
-	if port == 0 {
-		var err error
-		if port, err = devenv.FreePort(); err != nil {
-			return nil, err
-		}
+	internal, err := devenv.FreePort()
+	if err != nil {
+		return nil, err
 	}
-	addr := fmt.Sprintf("%s:%d", devenv.Loopback, port)
+	addr := fmt.Sprintf("%s:%d", devenv.Loopback, internal)
 	cmd := exec.Command(o.Binary, "--port", addr, "--access", o.AccessKey, "--secret", o.SecretKey, "--quiet", "posix", o.DataDir)
 	cmd.Stdout, cmd.Stderr = o.Log, o.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -76,7 +83,24 @@ func StartVersity(ctx context.Context, o VersityOptions) (*Server, error) {
 		stop()
 		return nil, fmt.Errorf("versitygw: %w", err)
 	}
-	return &Server{URL: "http://" + addr, AccessKey: o.AccessKey, SecretKey: o.SecretKey, stop: stop}, nil
+
+	ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", devenv.Loopback, o.Port))
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	emit := o.OnEvent
+	if emit == nil {
+		emit = func(events.S3Event) {}
+	}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
+	proxy.FlushInterval = -1 // stream multi-GB bodies both ways
+	front := &http.Server{Handler: Notify(proxy, emit), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = front.Serve(ln) }()
+	return &Server{URL: "http://" + ln.Addr().String(), AccessKey: o.AccessKey, SecretKey: o.SecretKey, stop: func() {
+		_ = front.Close()
+		stop()
+	}}, nil
 }
 
 // Stop ends the server.
