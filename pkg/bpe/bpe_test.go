@@ -1,6 +1,7 @@
 package bpe
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -67,5 +68,22 @@ func TestMergeHeapMatchesScan(t *testing.T) {
 				t.Fatalf("piece %q: part %d starts at %d (scan) vs %d (heap)", piece, i, scan[i].start, heap[i].start)
 			}
 		}
+	}
+}
+
+func TestCountUpTo(t *testing.T) {
+	c := newTestCounter(t)
+	text := []byte(sampleTexts[4] + " " + sampleTexts[15])
+	exact := c.Count(text)
+	for _, limit := range []int{0, 1, exact / 2, exact - 1, exact, exact + 1, 1 << 30} {
+		got := c.CountUpTo(text, limit)
+		if limit >= exact && got != exact || limit < exact && got <= limit {
+			t.Errorf("CountUpTo(limit %d) = %d; exact count %d", limit, got, exact)
+		}
+	}
+	// A 4 MiB piece is not merged when it cannot fit: far faster than Count.
+	huge := bytes.Repeat([]byte("a"), 4<<20)
+	if got := c.CountUpTo(huge, 1000); got <= 1000 {
+		t.Errorf("CountUpTo(4 MiB of 'a', 1000) = %d, want > 1000", got)
 	}
 }

@@ -1,6 +1,7 @@
 package bpe
 
 import (
+	"math"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -36,6 +37,16 @@ func (e *Encoding) NewCounter() *Counter {
 // U+FFFD, which is what Go's []rune conversion (and so the reference
 // library) does; tiktoken itself only accepts valid strings.
 func (c *Counter) Count(text []byte) int {
+	return c.CountUpTo(text, math.MaxInt)
+}
+
+// CountUpTo is Count for callers that only need to know whether text fits
+// in limit tokens: the result is exact when it is <= limit, and otherwise
+// some number > limit (a lower bound). It stops early, and it never merges
+// a piece that alone would exceed the limit (a token is at most
+// maxTokenBytes long), which bounds the time and memory a hostile input
+// (megabytes of one letter) can take.
+func (c *Counter) CountUpTo(text []byte, limit int) int {
 	if !utf8.Valid(text) {
 		text = c.fixUTF8(text)
 	}
@@ -46,7 +57,15 @@ func (c *Counter) Count(text []byte) int {
 			i = j // dropped by the reference, see clsSkip
 			continue
 		}
+		if n := j - i; n >= heapThreshold {
+			if atLeast := (n + maxTokenBytes - 1) / maxTokenBytes; total+atLeast > limit {
+				return total + atLeast
+			}
+		}
 		total += c.pieceCount(text[i:j])
+		if total > limit {
+			return total
+		}
 		i = j
 	}
 	return total
@@ -84,14 +103,16 @@ func (c *Counter) AppendTokens(dst []int, text []byte) []int {
 }
 
 // pieceCount returns the number of tokens of one pre-tokenizer piece.
+// Most pieces are whole tokens, answered by the rank table; the cache only
+// holds pieces that needed a merge. (Probing the cache first was slower:
+// its misses cost more than the rank table's cache misses save.)
 func (c *Counter) pieceCount(piece []byte) int {
 	if len(piece) == 1 {
 		return 1 // every byte is a token
 	}
-	t := c.enc.ranks
 	h := head8(piece)
 	hash := hashKey(h, piece)
-	if t.lookupHashed(piece, h, hash) != noRank {
+	if c.enc.ranks.lookupHashed(piece, h, hash) != noRank {
 		return 1
 	}
 	if n, ok := c.cache.get(piece, hash); ok {

@@ -73,7 +73,7 @@ func (sp *splitter) pieceEnd(s []byte, i int) int {
 	return sp.whitespaceEnd(s, i)
 }
 
-// contractionEnd matches alternative 0 at s[i] == '\'' and returns its end,
+// contractionEnd matches alternative 0 at s[i] == '\” and returns its end,
 // or 0. (?i) folds 's' to 'ſ' (U+017F) as well as 'S'; no other letter of
 // these contractions has a non-ASCII case variant.
 func contractionEnd(s []byte, i int) int {
