@@ -128,6 +128,38 @@ func appFixture(t *testing.T) *fixture {
 	return fix
 }
 
+// fromStateful replaces, anywhere in v, each weak cross-stack reference to
+// the stateful stack ({"Fn::GetStackOutput": {"StackName": <stateful>,
+// "OutputName": O, ...}}) with the Value of output O of that stack's
+// template, for example {"Ref": "UserPool6BA7E5F2"}. A reference to an
+// output the stateful template lacks stays as it is (and fails the caller's
+// comparison).
+func (f *fixture) fromStateful(v interface{}) interface{} {
+	switch x := v.(type) {
+	case map[string]interface{}:
+		if gso, ok := x["Fn::GetStackOutput"].(map[string]interface{}); ok && len(x) == 1 {
+			outs, _ := f.stateful["Outputs"].(map[string]interface{})
+			name, _ := gso["OutputName"].(string)
+			if o, ok := outs[name].(map[string]interface{}); ok && gso["StackName"] == *f.stacks.Stateful.StackName() {
+				return o["Value"]
+			}
+			return v
+		}
+		out := make(map[string]interface{}, len(x))
+		for k, e := range x {
+			out[k] = f.fromStateful(e)
+		}
+		return out
+	case []interface{}:
+		out := make([]interface{}, len(x))
+		for i, e := range x {
+			out[i] = f.fromStateful(e)
+		}
+		return out
+	}
+	return v
+}
+
 // catch turns a panic (a failed assertion or a jsii error crosses into Go
 // as a panic) into an error.
 func catch(f func()) (err error) {

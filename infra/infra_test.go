@@ -115,21 +115,11 @@ func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 	}
 }
 
-// The JWT authorizer trusts exactly the user pool's issuer and app client.
+// The JWT authorizer trusts exactly the user pool's issuer and app client,
+// both of the stateful stack (weak cross-stack references).
 func TestJwtAuthorizerTrustsUserPoolClient(t *testing.T) {
 	f := appFixture(t)
-	pools := resourcesOfType(f.service, "AWS::Cognito::UserPool")
-	clients := resourcesOfType(f.service, "AWS::Cognito::UserPoolClient")
-	if len(pools) != 1 || len(clients) != 1 {
-		t.Fatalf("got %d pools and %d clients, want 1 and 1", len(pools), len(clients))
-	}
-	var poolID, clientID string
-	for id := range pools {
-		poolID = id
-	}
-	for id := range clients {
-		clientID = id
-	}
+	poolID, clientID := userPoolAndClientIDs(t, f)
 	auth := resourcesOfType(f.service, "AWS::ApiGatewayV2::Authorizer")
 	if len(auth) != 1 {
 		t.Fatalf("authorizers: got %d, want 1", len(auth))
@@ -142,19 +132,88 @@ func TestJwtAuthorizerTrustsUserPoolClient(t *testing.T) {
 		if got := strs(p["IdentitySource"]); !reflect.DeepEqual(got, []string{"$request.header.Authorization"}) {
 			t.Errorf("IdentitySource: got %v", got)
 		}
-		jc, _ := p["JwtConfiguration"].(map[string]interface{})
+		jc, _ := f.fromStateful(p["JwtConfiguration"]).(map[string]interface{})
 		aud, _ := jc["Audience"].([]interface{})
 		if len(aud) != 1 || refID(aud[0]) != clientID {
-			t.Errorf("Audience: got %v, want [Ref %s]", jc["Audience"], clientID)
+			t.Errorf("Audience: got %v, want [Ref %s] of the stateful stack", p["JwtConfiguration"], clientID)
 		}
 		// https://cognito-idp.<region>.amazonaws.com/<pool id>, the region
 		// being a literal (CDK_DEFAULT_REGION set) or AWS::Region.
 		issuer := flattenJoin(jc["Issuer"])
 		re := regexp.MustCompile(`^https://cognito-idp\.([a-z0-9-]+|\$\{AWS::Region\})\.amazonaws\.com/\$\{` + poolID + `\}$`)
 		if !re.MatchString(issuer) {
-			t.Errorf("Issuer: got %s, want https://cognito-idp.<region>.amazonaws.com/${%s}", issuer, poolID)
+			t.Errorf("Issuer: got %s, want https://cognito-idp.<region>.amazonaws.com/${%s} (pool of the stateful stack)", issuer, poolID)
 		}
 	}
+}
+
+// The service stack holds no Cognito resource: its functions get the pool
+// and client of the stateful stack (env vars, identity grant), so
+// destroying or replacing it cannot orphan the pool.
+func TestServiceUsesUserPoolOfStatefulStack(t *testing.T) {
+	f := appFixture(t)
+	for _, typ := range []string{"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient"} {
+		if n := len(resourcesOfType(f.service, typ)); n != 0 {
+			t.Errorf("service stack: %d %s, want 0 (it belongs to the stateful stack)", n, typ)
+		}
+	}
+	poolID, clientID := userPoolAndClientIDs(t, f)
+	fns := resourcesOfType(f.service, "AWS::Lambda::Function")
+	if len(fns) == 0 {
+		t.Fatal("no functions")
+	}
+	for id, fn := range fns {
+		env, _ := props(fn)["Environment"].(map[string]interface{})
+		vars, _ := f.fromStateful(env["Variables"]).(map[string]interface{})
+		if refID(vars["COGNITO_USER_POOL_ID"]) != poolID || refID(vars["COGNITO_CLIENT_ID"]) != clientID {
+			t.Errorf("%s: COGNITO_USER_POOL_ID=%v COGNITO_CLIENT_ID=%v, want Ref %s / Ref %s of the stateful stack",
+				id, env["Variables"].(map[string]interface{})["COGNITO_USER_POOL_ID"], env["Variables"].(map[string]interface{})["COGNITO_CLIENT_ID"], poolID, clientID)
+		}
+	}
+	identity := map[string]bool{}
+	for _, a := range accessGrants[route.Identity].Actions {
+		identity[a] = true
+	}
+	n := 0
+	for id, p := range resourcesOfType(f.service, "AWS::IAM::Policy") {
+		statements(props(p)["PolicyDocument"], id, func(path string, st map[string]interface{}) {
+			if acts := strs(st["Action"]); len(acts) == 0 || !identity[acts[0]] {
+				return
+			}
+			n++
+			res, _ := f.fromStateful(st["Resource"]).([]interface{})
+			if res == nil {
+				res = []interface{}{f.fromStateful(st["Resource"])}
+			}
+			if len(res) != 1 || getAttID(res[0], "Arn") != poolID {
+				t.Errorf("%s: identity grant on %v, want exactly the ARN of %s of the stateful stack", path, st["Resource"], poolID)
+			}
+		})
+	}
+	if n == 0 {
+		t.Error("no identity grant found")
+	}
+}
+
+// userPoolAndClientIDs returns the logical ids of the one user pool and the
+// one app client of the stateful stack.
+func userPoolAndClientIDs(t *testing.T, f *fixture) (poolID, clientID string) {
+	t.Helper()
+	pools := resourcesOfType(f.stateful, "AWS::Cognito::UserPool")
+	clients := resourcesOfType(f.stateful, "AWS::Cognito::UserPoolClient")
+	if len(pools) != 1 || len(clients) != 1 {
+		t.Fatalf("stateful stack: got %d pools and %d clients, want 1 and 1", len(pools), len(clients))
+	}
+	for id := range pools {
+		poolID = id
+	}
+	for id, c := range clients {
+		clientID = id
+		if refID(props(c)["UserPoolId"]) != poolID {
+			t.Fatalf("client %s: UserPoolId %v, want Ref %s", id, props(c)["UserPoolId"], poolID)
+		}
+	}
+	return poolID, clientID
 }
 
 // flattenJoin renders {"Fn::Join": ["", [...]]} with {"Ref": X} as ${X}.
@@ -178,11 +237,26 @@ func flattenJoin(v interface{}) string {
 	return strings.Join(parts, sep)
 }
 
-// The app client signs in with a password, has no secret, issues 1 h id
-// tokens and cannot write custom:role (so SignUp cannot choose a role).
+// The pool is in the stateful stack, retained and deletion-protected. The
+// app client signs in with a password, has no secret, issues 1 h id tokens
+// and cannot write custom:role (so SignUp cannot choose a role).
 func TestUserPoolAndClient(t *testing.T) {
 	f := appFixture(t)
-	for _, c := range resourcesOfType(f.service, "AWS::Cognito::UserPoolClient") {
+	poolID, _ := userPoolAndClientIDs(t, f)
+	pool := resourcesOfType(f.stateful, "AWS::Cognito::UserPool")[poolID]
+	for _, c := range []struct {
+		name      string
+		got, want interface{}
+	}{
+		{"DeletionProtection", props(pool)["DeletionProtection"], "ACTIVE"},
+		{"DeletionPolicy", pool["DeletionPolicy"], "Retain"},
+		{"UpdateReplacePolicy", pool["UpdateReplacePolicy"], "Retain"},
+	} {
+		if c.got != c.want {
+			t.Errorf("user pool %s %s: got %v, want %v", poolID, c.name, c.got, c.want)
+		}
+	}
+	for _, c := range resourcesOfType(f.stateful, "AWS::Cognito::UserPoolClient") {
 		p := props(c)
 		if got := strs(p["WriteAttributes"]); len(got) == 0 {
 			t.Errorf("WriteAttributes: empty means all attributes are writable; want an explicit list")
@@ -211,7 +285,7 @@ func TestUserPoolAndClient(t *testing.T) {
 		}
 	}
 	check(t, "user pool", func() {
-		f.tplSvc.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), map[string]interface{}{
+		f.tplState.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), map[string]interface{}{
 			"UsernameAttributes":    []interface{}{"email"},
 			"AdminCreateUserConfig": map[string]interface{}{"AllowAdminCreateUserOnly": false},
 			"Policies":              map[string]interface{}{"PasswordPolicy": assertions.Match_ObjectLike(&map[string]interface{}{"MinimumLength": 8})},
@@ -435,8 +509,8 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	f := appFixture(t)
 	for name, want := range map[string][]string{
-		"stateful": {"TableName", "DatasetsBucketName", "ModelsBucketName"},
-		"service":  {"ApiUrl", "UserPoolId", "UserPoolClientId"},
+		"stateful": {"TableName", "DatasetsBucketName", "ModelsBucketName", "UserPoolId", "UserPoolClientId"},
+		"service":  {"ApiUrl"},
 	} {
 		tpl := f.stateful
 		if name == "service" {

@@ -1,6 +1,6 @@
-// Command infra is the BrightRun CDK app: a stateful stack (table, buckets)
-// and a service stack (Cognito, HTTP API, one Lambda per route of
-// route.Table). Run it through the CDK CLI from the repository root
+// Command infra is the BrightRun CDK app: a stateful stack (table, buckets,
+// Cognito user pool and app client) and a service stack (HTTP API with the
+// Cognito JWT authorizer, one Lambda per route of route.Table). Run it through the CDK CLI from the repository root
 // (`make synth`); cdk.json there points at this directory.
 package main
 
@@ -61,14 +61,14 @@ func defineApp(app awscdk.App, routes []route.Route) (*stacks, error) {
 	stateful := newStatefulStack(app, prefix+"-Stateful", &statefulStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("BrightRun " + cfg.Stage + ": DynamoDB table and S3 buckets (all retained)"),
+			Description: jsii.String("BrightRun " + cfg.Stage + ": DynamoDB table, S3 buckets and Cognito user pool (all retained)"),
 		},
 		Config: cfg,
 	})
 	service, err := newServiceStack(app, prefix+"-Service", &serviceStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("BrightRun " + cfg.Stage + ": Cognito, HTTP API and route Lambdas"),
+			Description: jsii.String("BrightRun " + cfg.Stage + ": HTTP API, JWT authorizer and route Lambdas"),
 		},
 		Config:   cfg,
 		Stateful: stateful,

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -27,12 +26,12 @@ const (
 	logRetention          = awslogs.RetentionDays_ONE_MONTH
 )
 
-// ServiceStack is the stateless part: identity, HTTP API and one Lambda per
-// route of route.Table.
+// ServiceStack is the stateless part: the HTTP API with its JWT authorizer
+// and one Lambda per route of route.Table. It holds no data: the table, the
+// buckets and the Cognito user pool come from the StatefulStack, so this
+// stack can be destroyed and redeployed without losing anything.
 type ServiceStack struct {
 	awscdk.Stack
-	UserPool  awscognito.UserPool
-	Client    awscognito.UserPoolClient
 	Api       awsapigatewayv2.HttpApi
 	Functions map[string]awslambda.Function // by route.Function
 }
@@ -49,14 +48,16 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &ServiceStack{Stack: stack, Functions: map[string]awslambda.Function{}}
 
-	s.UserPool, s.Client = newUserPool(stack, cfg)
+	// The pool and its client live in the stateful stack; their ids and ARN
+	// are cross-stack references (weak: Fn::GetStackOutput, cdk.json).
+	pool, client := props.Stateful.UserPool, props.Stateful.Client
 
 	// Issuer of Cognito tokens; the id token's aud is the app client id.
-	issuer := fmt.Sprintf("https://cognito-idp.%s.amazonaws.com/%s", *stack.Region(), *s.UserPool.UserPoolId())
+	issuer := fmt.Sprintf("https://cognito-idp.%s.amazonaws.com/%s", *stack.Region(), *pool.UserPoolId())
 	jwt := awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("CognitoJwt"), jsii.String(issuer),
 		&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{
 			AuthorizerName: jsii.String("cognito-jwt"),
-			JwtAudience:    jsii.Strings(*s.Client.UserPoolClientId()),
+			JwtAudience:    jsii.Strings(*client.UserPoolClientId()),
 			IdentitySource: jsii.Strings("$request.header.Authorization"),
 		})
 
@@ -81,13 +82,13 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 	env := map[string]*string{
 		"TABLE_NAME":           props.Stateful.Table.TableName(),
 		"IDENTITY_PROVIDER":    jsii.String("cognito"),
-		"COGNITO_USER_POOL_ID": s.UserPool.UserPoolId(),
-		"COGNITO_CLIENT_ID":    s.Client.UserPoolClientId(),
+		"COGNITO_USER_POOL_ID": pool.UserPoolId(),
+		"COGNITO_CLIENT_ID":    client.UserPoolClientId(),
 		"LOG_LEVEL":            jsii.String("info"),
 	}
 	res := grantResources{
 		TableArn:    *props.Stateful.Table.TableArn(),
-		UserPoolArn: *s.UserPool.UserPoolArn(),
+		UserPoolArn: *pool.UserPoolArn(),
 	}
 
 	for _, r := range props.Routes {
@@ -118,81 +119,7 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 	}
 
 	output(stack, "ApiUrl", s.Api.Url(), "HTTP API base URL (routes start with /api)")
-	output(stack, "UserPoolId", s.UserPool.UserPoolId(), "Cognito user pool id (COGNITO_USER_POOL_ID)")
-	output(stack, "UserPoolClientId", s.Client.UserPoolClientId(), "Cognito app client id (COGNITO_CLIENT_ID)")
 	return s, nil
-}
-
-// newUserPool: email is the username, users sign themselves up through the
-// sign-up Lambda, and the role lives in custom:role, which only the Lambdas
-// (IAM AdminUpdateUserAttributes) can write.
-func newUserPool(stack awscdk.Stack, cfg config) (awscognito.UserPool, awscognito.UserPoolClient) {
-	pool := awscognito.NewUserPool(stack, jsii.String("UserPool"), &awscognito.UserPoolProps{
-		UserPoolName:        jsii.String(cfg.resourceName()),
-		SignInAliases:       &awscognito.SignInAliases{Email: jsii.Bool(true)},
-		SignInCaseSensitive: jsii.Bool(false),
-		SelfSignUpEnabled:   jsii.Bool(true),
-		// The sign-up Lambda confirms accounts with AdminConfirmSignUp, so
-		// Cognito must not mail verification codes: the default sender is
-		// capped at 50 mails a day and a code nobody asks for confuses users.
-		AutoVerify: &awscognito.AutoVerifiedAttrs{Email: jsii.Bool(false)},
-		// The same rule the app checks (spec FR-1.4.1: at least 8
-		// characters); character-class rules would make Cognito reject
-		// passwords the API just validated as fine.
-		PasswordPolicy: &awscognito.PasswordPolicy{
-			MinLength:        jsii.Number(8),
-			RequireLowercase: jsii.Bool(false),
-			RequireUppercase: jsii.Bool(false),
-			RequireDigits:    jsii.Bool(false),
-			RequireSymbols:   jsii.Bool(false),
-		},
-		StandardAttributes: &awscognito.StandardAttributes{
-			Email: &awscognito.StandardAttribute{Required: jsii.Bool(true), Mutable: jsii.Bool(true)},
-			// Not required: required attributes can never be changed
-			// without replacing the pool (and losing every account).
-			Fullname: &awscognito.StandardAttribute{Required: jsii.Bool(false), Mutable: jsii.Bool(true)},
-		},
-		CustomAttributes: &map[string]awscognito.ICustomAttribute{
-			"role": awscognito.NewStringAttribute(&awscognito.StringAttributeProps{
-				Mutable: jsii.Bool(true), MinLen: jsii.Number(1), MaxLen: jsii.Number(32),
-			}),
-		},
-		AccountRecovery: awscognito.AccountRecovery_EMAIL_ONLY,
-		Mfa:             awscognito.Mfa_OFF,
-		// Password sign-in needs nothing beyond Lite, the cheapest plan.
-		FeaturePlan: awscognito.FeaturePlan_LITE,
-		// Accounts cannot be exported with their passwords: never delete
-		// the pool with the stack.
-		DeletionProtection: jsii.Bool(true),
-		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
-	})
-	cdknag.NagSuppressions_AddResourceSuppressions(pool, &[]*cdknag.NagPackSuppression{
-		{Id: jsii.String("AwsSolutions-COG1"), Reason: jsii.String("Password rule is the spec's (FR-1.4.1: minimum 8 characters) and is enforced identically by the API and the local provider.")},
-		{Id: jsii.String("AwsSolutions-COG2"), Reason: jsii.String("MFA is not in the product spec; the API only offers email + password log-in.")},
-		{Id: jsii.String("AwsSolutions-COG8"), Reason: jsii.String("Plus (threat protection) costs several times Lite per MAU; password sign-in needs nothing from it. Revisit before public launch.")},
-	}, jsii.Bool(true))
-
-	client := pool.AddClient(jsii.String("AppClient"), &awscognito.UserPoolClientOptions{
-		UserPoolClientName: jsii.String(cfg.resourceName() + "-api"),
-		GenerateSecret:     jsii.Bool(false),
-		// No hosted UI / OAuth: the API calls InitiateAuth itself. Without
-		// this CDK enables the implicit and code grants with a placeholder
-		// callback URL.
-		DisableOAuth:               jsii.Bool(true),
-		AuthFlows:                  &awscognito.AuthFlow{UserPassword: jsii.Bool(true)},
-		IdTokenValidity:            awscdk.Duration_Hours(jsii.Number(1)),
-		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(1)),
-		PreventUserExistenceErrors: jsii.Bool(true),
-		// Explicit lists: custom:role is readable (it is a claim of the id
-		// token) but not writable, so SignUp cannot make anyone an admin.
-		WriteAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
-			Email: jsii.Bool(true), Fullname: jsii.Bool(true),
-		}),
-		ReadAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
-			Email: jsii.Bool(true), EmailVerified: jsii.Bool(true), Fullname: jsii.Bool(true),
-		}).WithCustomAttributes(jsii.String("role")),
-	})
-	return pool, client
 }
 
 // configureStage adds access logs and throttling to the $default stage

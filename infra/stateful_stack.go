@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -11,16 +12,21 @@ import (
 	"github.com/brightrun/brightrun/pkg/dynamo/schema"
 )
 
-// StatefulStack holds the table and the buckets. It changes rarely and every
-// resource is RETAINed, so the service stack can be redeployed without
-// touching them. (The Cognito user pool holds accounts too; it lives in the
-// service stack next to its JWT authorizer and is retained with deletion
-// protection on.)
+// StatefulStack holds everything that stores data: the table, the buckets
+// and the Cognito user pool (the accounts) with its app client. It changes
+// rarely and every data-holding resource is RETAINed (table and pool also
+// have deletion protection on), so the service stack can be destroyed,
+// replaced or redeployed without touching them. The pool lives here rather
+// than next to its JWT authorizer: in the service stack, destroying that
+// stack orphaned the retained pool and the next deploy created a new, empty
+// one (every account gone from the app's point of view).
 type StatefulStack struct {
 	awscdk.Stack
 	Table          awsdynamodb.Table
 	DatasetsBucket awss3.Bucket
 	ModelsBucket   awss3.Bucket
+	UserPool       awscognito.UserPool
+	Client         awscognito.UserPoolClient
 }
 
 type statefulStackProps struct {
@@ -36,10 +42,13 @@ func newStatefulStack(scope constructs.Construct, id string, props *statefulStac
 	s.Table = newTable(stack, cfg)
 	s.DatasetsBucket = newUploadBucket(stack, "DatasetsBucket", cfg)
 	s.ModelsBucket = newUploadBucket(stack, "ModelsBucket", cfg)
+	s.UserPool, s.Client = newUserPool(stack, cfg)
 
 	output(stack, "TableName", s.Table.TableName(), "DynamoDB table (TABLE_NAME)")
 	output(stack, "DatasetsBucketName", s.DatasetsBucket.BucketName(), "S3 bucket for dataset uploads")
 	output(stack, "ModelsBucketName", s.ModelsBucket.BucketName(), "S3 bucket for trained model artifacts")
+	output(stack, "UserPoolId", s.UserPool.UserPoolId(), "Cognito user pool id (COGNITO_USER_POOL_ID)")
+	output(stack, "UserPoolClientId", s.Client.UserPoolClientId(), "Cognito app client id (COGNITO_CLIENT_ID)")
 	return s
 }
 
@@ -76,6 +85,78 @@ func newTable(stack awscdk.Stack, cfg config) awsdynamodb.Table {
 		})
 	}
 	return table
+}
+
+// newUserPool: email is the username, users sign themselves up through the
+// sign-up Lambda, and the role lives in custom:role, which only the Lambdas
+// (IAM AdminUpdateUserAttributes) can write.
+func newUserPool(stack awscdk.Stack, cfg config) (awscognito.UserPool, awscognito.UserPoolClient) {
+	pool := awscognito.NewUserPool(stack, jsii.String("UserPool"), &awscognito.UserPoolProps{
+		UserPoolName:        jsii.String(cfg.resourceName()),
+		SignInAliases:       &awscognito.SignInAliases{Email: jsii.Bool(true)},
+		SignInCaseSensitive: jsii.Bool(false),
+		SelfSignUpEnabled:   jsii.Bool(true),
+		// The sign-up Lambda confirms accounts with AdminConfirmSignUp, so
+		// Cognito must not mail verification codes: the default sender is
+		// capped at 50 mails a day and a code nobody asks for confuses users.
+		AutoVerify: &awscognito.AutoVerifiedAttrs{Email: jsii.Bool(false)},
+		// The same rule the app checks (spec FR-1.4.1: at least 8
+		// characters); character-class rules would make Cognito reject
+		// passwords the API just validated as fine.
+		PasswordPolicy: &awscognito.PasswordPolicy{
+			MinLength:        jsii.Number(8),
+			RequireLowercase: jsii.Bool(false),
+			RequireUppercase: jsii.Bool(false),
+			RequireDigits:    jsii.Bool(false),
+			RequireSymbols:   jsii.Bool(false),
+		},
+		StandardAttributes: &awscognito.StandardAttributes{
+			Email: &awscognito.StandardAttribute{Required: jsii.Bool(true), Mutable: jsii.Bool(true)},
+			// Not required: required attributes can never be changed
+			// without replacing the pool (and losing every account).
+			Fullname: &awscognito.StandardAttribute{Required: jsii.Bool(false), Mutable: jsii.Bool(true)},
+		},
+		CustomAttributes: &map[string]awscognito.ICustomAttribute{
+			"role": awscognito.NewStringAttribute(&awscognito.StringAttributeProps{
+				Mutable: jsii.Bool(true), MinLen: jsii.Number(1), MaxLen: jsii.Number(32),
+			}),
+		},
+		AccountRecovery: awscognito.AccountRecovery_EMAIL_ONLY,
+		Mfa:             awscognito.Mfa_OFF,
+		// Password sign-in needs nothing beyond Lite, the cheapest plan.
+		FeaturePlan: awscognito.FeaturePlan_LITE,
+		// Accounts cannot be exported with their passwords: never delete
+		// the pool with the stack.
+		DeletionProtection: jsii.Bool(true),
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(pool, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String("AwsSolutions-COG1"), Reason: jsii.String("Password rule is the spec's (FR-1.4.1: minimum 8 characters) and is enforced identically by the API and the local provider.")},
+		{Id: jsii.String("AwsSolutions-COG2"), Reason: jsii.String("MFA is not in the product spec; the API only offers email + password log-in.")},
+		{Id: jsii.String("AwsSolutions-COG8"), Reason: jsii.String("Plus (threat protection) costs several times Lite per MAU; password sign-in needs nothing from it. Revisit before public launch.")},
+	}, jsii.Bool(true))
+
+	client := pool.AddClient(jsii.String("AppClient"), &awscognito.UserPoolClientOptions{
+		UserPoolClientName: jsii.String(cfg.resourceName() + "-api"),
+		GenerateSecret:     jsii.Bool(false),
+		// No hosted UI / OAuth: the API calls InitiateAuth itself. Without
+		// this CDK enables the implicit and code grants with a placeholder
+		// callback URL.
+		DisableOAuth:               jsii.Bool(true),
+		AuthFlows:                  &awscognito.AuthFlow{UserPassword: jsii.Bool(true)},
+		IdTokenValidity:            awscdk.Duration_Hours(jsii.Number(1)),
+		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(1)),
+		PreventUserExistenceErrors: jsii.Bool(true),
+		// Explicit lists: custom:role is readable (it is a claim of the id
+		// token) but not writable, so SignUp cannot make anyone an admin.
+		WriteAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
+			Email: jsii.Bool(true), Fullname: jsii.Bool(true),
+		}),
+		ReadAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
+			Email: jsii.Bool(true), EmailVerified: jsii.Bool(true), Fullname: jsii.Bool(true),
+		}).WithCustomAttributes(jsii.String("role")),
+	})
+	return pool, client
 }
 
 // newUploadBucket builds a private bucket that browsers reach only through
