@@ -31,11 +31,21 @@ func TestFixtures(t *testing.T) {
 		"update-me":           {404, "NOT_FOUND"},
 		"get-dashboard-stats": {200, ""},
 		"update-user":         {404, "NOT_FOUND"},
+
+		"create-dataset":          {201, ""},
+		"list-datasets":           {200, ""},
+		"get-dataset":             {404, "NOT_FOUND"},
+		"update-dataset":          {404, "NOT_FOUND"},
+		"delete-dataset":          {404, "NOT_FOUND"},
+		"complete-dataset-upload": {404, "NOT_FOUND"},
+		"confirm-dataset-upload":  {404, "NOT_FOUND"},
 	}
 	if len(want) != len(route.Table) {
 		t.Fatalf("expectations for %d functions, route table has %d: add the new route's fixture and expectation", len(want), len(route.Table))
 	}
-	for _, fn := range []string{"sign-up", "log-in", "get-me", "update-me", "get-dashboard-stats", "update-user"} {
+	// sign-up before log-in: the log-in fixture uses the sign-up's credentials.
+	for _, fn := range []string{"sign-up", "log-in", "get-me", "update-me", "get-dashboard-stats", "update-user",
+		"create-dataset", "list-datasets", "get-dataset", "update-dataset", "delete-dataset", "complete-dataset-upload", "confirm-dataset-upload"} {
 		t.Run(fn, func(t *testing.T) {
 			payload, err := os.ReadFile(filepath.Join(root, "events", "apigw", fn+".json"))
 			if err != nil {
@@ -64,5 +74,26 @@ func TestFixtures(t *testing.T) {
 				t.Fatalf("got %d %q (%s), want %d %q", res.StatusCode, code, res.Body, want[fn].status, want[fn].code)
 			}
 		})
+	}
+}
+
+// TestWorkerFixtures: the worker's events, for a dataset that does not
+// exist, are accepted and ignored (no error, so no retry).
+func TestWorkerFixtures(t *testing.T) {
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"events/s3/dataset-uploaded.json", "events/invoke/validate-dataset-run.json"} {
+		payload, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := st.Host.Invoke(context.Background(), "validate-dataset", payload); err != nil || string(out) != "null" {
+			t.Errorf("%s: got %s, %v; want null, nil", f, out, err)
+		}
+	}
+	if _, err := st.Host.Invoke(context.Background(), "validate-dataset", []byte(`{"unexpected":true}`)); err == nil {
+		t.Error("a malformed payload must fail the invocation")
 	}
 }

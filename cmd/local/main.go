@@ -28,6 +28,7 @@ func run() error {
 	apiPort := flag.Int("port", 8080, "HTTP API port on 127.0.0.1")
 	dynamoPort := flag.Int("dynamodb-port", 8000, "DynamoDB Local port")
 	s3Port := flag.Int("s3-port", 9000, "S3 server port")
+	awsPort := flag.Int("aws-port", 4010, "local Lambda Invoke API and EventBridge port")
 	flag.Parse()
 
 	root, err := devenv.RepoRoot()
@@ -41,7 +42,7 @@ func run() error {
 	data := filepath.Join(root, ".local")
 	st, err := startStack(ctx, options{
 		Root: root, DataDir: data, BinDir: filepath.Join(data, "functions"),
-		APIPort: *apiPort, DynamoPort: *dynamoPort, S3Port: *s3Port,
+		APIPort: *apiPort, DynamoPort: *dynamoPort, S3Port: *s3Port, AWSPort: *awsPort,
 		Output: os.Stderr, Logger: logger,
 	})
 	if err != nil {
@@ -55,10 +56,11 @@ BrightRun local platform is up (data in %s)
   HTTP API        %s/api      (JWT authorizer: issuer %q, audience %q)
   DynamoDB Local  %s    (table %q)
   S3 (versitygw)  %s    (buckets %q, %q; key %s / %s)
+  Lambda + events %s    (Invoke API; EventBridge bus %q, log at /events)
 
 Try:  curl -s %s/api/auth/signup -d '{"email":"ada@example.com","password":"correct horse","name":"Ada"}'
 Ctrl-C stops everything; data stays for the next run.
-`, data, st.APIURL, st.Issuer, st.Audience, st.DynamoURL, tableName, st.S3URL, datasetsBucket, modelsBucket, s3AccessKey, s3SecretKey, st.APIURL)
+`, data, st.APIURL, st.Issuer, st.Audience, st.DynamoURL, tableName, st.S3URL, datasetsBucket, modelsBucket, s3AccessKey, s3SecretKey, st.AWSURL, eventBusName, st.APIURL)
 
 	<-ctx.Done()
 	fmt.Println("\nstopping…")

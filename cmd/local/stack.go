@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +12,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/brightrun/brightrun/pkg/devenv"
 	"github.com/brightrun/brightrun/pkg/dynamo"
 	"github.com/brightrun/brightrun/pkg/dynamolocal"
+	"github.com/brightrun/brightrun/pkg/eventlocal"
 	"github.com/brightrun/brightrun/pkg/gateway"
 	"github.com/brightrun/brightrun/pkg/lambdahost"
 	"github.com/brightrun/brightrun/pkg/localidp"
@@ -28,6 +34,7 @@ const (
 	tableName      = "brightrun"
 	datasetsBucket = "brightrun-datasets"
 	modelsBucket   = "brightrun-models"
+	eventBusName   = "brightrun"
 	localIssuer    = "brightrun-local-idp"
 	localAudience  = "brightrun-local-client"
 	s3AccessKey    = "brightrunlocal"
@@ -42,6 +49,7 @@ type options struct {
 	APIPort    int    // 0 picks a free port
 	DynamoPort int
 	S3Port     int
+	AWSPort    int       // Lambda Invoke API + EventBridge
 	Output     io.Writer // function and server logs
 	Logger     *slog.Logger
 }
@@ -51,11 +59,13 @@ type stack struct {
 	APIURL    string
 	DynamoURL string
 	S3URL     string
+	AWSURL    string // the local Lambda Invoke API and EventBridge bus
 	Issuer    string
 	Audience  string
 	KeyFile   string
 	Store     *dynamo.Store
 	Host      *lambdahost.Host
+	Bus       *eventlocal.Bus
 
 	closers []func()
 }
@@ -96,9 +106,23 @@ func startStack(ctx context.Context, o options) (st *stack, err error) {
 	}
 	st.Store = dynamo.New(ddb.Client(), tableName)
 
+	// S3 notifications go to validate-dataset as asynchronous invocations,
+	// as the bucket notification does in AWS. The host starts after S3 (its
+	// functions need S3's address), hence the late binding.
+	var host atomic.Pointer[lambdahost.Host]
+	onUpload := func(ev events.S3Event) {
+		h := host.Load()
+		if h == nil || !strings.HasPrefix(ev.Records[0].S3.Object.URLDecodedKey, "datasets/") || ev.Records[0].S3.Bucket.Name != datasetsBucket {
+			return
+		}
+		payload, _ := json.Marshal(ev)
+		if err := h.InvokeAsync("validate-dataset", payload); err != nil {
+			o.Logger.Error("S3 notification", "error", err.Error())
+		}
+	}
 	s3srv, err := s3local.StartVersity(ctx, s3local.VersityOptions{
 		Binary: filepath.Join(o.Root, ".local", "bin", "versitygw"), DataDir: s3Dir, Port: o.S3Port,
-		AccessKey: s3AccessKey, SecretKey: s3SecretKey, Log: o.Output,
+		AccessKey: s3AccessKey, SecretKey: s3SecretKey, Log: o.Output, OnEvent: onUpload,
 	})
 	if err != nil {
 		return nil, err
@@ -115,21 +139,41 @@ func startStack(ctx context.Context, o options) (st *stack, err error) {
 		return nil, err
 	}
 
+	// One loopback endpoint for the Lambda Invoke API and the event bus.
+	awsLn, err := net.Listen("tcp", fmt.Sprintf("%s:%d", devenv.Loopback, o.AWSPort))
+	if err != nil {
+		return nil, err
+	}
+	st.AWSURL = "http://" + awsLn.Addr().String()
+	st.Bus = &eventlocal.Bus{Name: eventBusName, Logger: o.Logger}
+
 	env := functionEnv(st)
 	var fns []lambdahost.Function
 	for _, r := range route.Table {
-		fns = append(fns, lambdahost.Function{Name: r.Function, Binary: filepath.Join(o.BinDir, r.Function), Env: env, Timeout: timeout(r)})
+		fns = append(fns, lambdahost.Function{Name: r.Function, Binary: filepath.Join(o.BinDir, r.Function), Env: env, Timeout: seconds(r.Timeout, 10)})
 	}
-	host := lambdahost.New(fns, o.Output, o.Logger)
-	st.closers = append(st.closers, host.Close)
-	st.Host = host
-	if err := host.Warm(ctx); err != nil {
+	for _, w := range route.Workers {
+		fns = append(fns, lambdahost.Function{Name: w.Function, Binary: filepath.Join(o.BinDir, w.Function), Env: env, Timeout: seconds(w.Timeout, 60)})
+	}
+	h := lambdahost.New(fns, o.Output, o.Logger)
+	st.closers = append(st.closers, h.Close)
+	st.Host = h
+	host.Store(h)
+
+	mux := http.NewServeMux()
+	mux.Handle("/2015-03-31/", h.InvokeAPI())
+	mux.Handle("/", st.Bus)
+	awsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = awsSrv.Serve(awsLn) }()
+	st.closers = append(st.closers, func() { _ = awsSrv.Close() })
+
+	if err := h.Warm(ctx); err != nil {
 		return nil, err
 	}
 
 	gw := &gateway.Gateway{
 		Routes:      route.Table,
-		Invoker:     host,
+		Invoker:     h,
 		Verifier:    localidp.NewVerifier(&key.PublicKey, localIssuer, localAudience, nil),
 		CORSOrigins: []string{"*"},
 		Logger:      o.Logger,
@@ -176,14 +220,18 @@ func functionEnv(st *stack) []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_DYNAMODB=" + st.DynamoURL,
 		"AWS_ENDPOINT_URL_S3=" + st.S3URL,
+		"AWS_ENDPOINT_URL_LAMBDA=" + st.AWSURL,
+		"AWS_ENDPOINT_URL_EVENTBRIDGE=" + st.AWSURL,
+		"EVENT_BUS_NAME=" + eventBusName,
+		"VALIDATE_DATASET_FUNCTION=validate-dataset",
 	}
 }
 
-func timeout(r route.Route) time.Duration {
-	if r.Timeout > 0 {
-		return time.Duration(r.Timeout) * time.Second
+func seconds(s, def int) time.Duration {
+	if s > 0 {
+		return time.Duration(s) * time.Second
 	}
-	return 10 * time.Second
+	return time.Duration(def) * time.Second
 }
 
 // buildFunctions compiles every function of the route table for this
@@ -193,12 +241,8 @@ func buildFunctions(ctx context.Context, root, binDir string) error {
 		return err
 	}
 	args := []string{"build", "-tags", "lambda.norpc", "-o", binDir + string(os.PathSeparator)}
-	seen := map[string]bool{}
-	for _, r := range route.Table {
-		if !seen[r.Function] {
-			seen[r.Function] = true
-			args = append(args, "./functions/"+r.Function)
-		}
+	for _, fn := range route.Functions() {
+		args = append(args, "./functions/"+fn)
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root

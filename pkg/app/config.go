@@ -28,6 +28,16 @@ type Config struct {
 	LocalIssuer      string     // LOCAL_IDP_ISSUER
 	LocalAudience    string     // LOCAL_IDP_AUDIENCE
 	LogLevel         slog.Level // LOG_LEVEL: debug, info (default), warn, error
+
+	// Needed only by the functions that use them; checked when the service
+	// that needs them is built.
+	DatasetsBucket  string // DATASETS_BUCKET
+	EventBusName    string // EVENT_BUS_NAME
+	ValidateDataset string // VALIDATE_DATASET_FUNCTION: name or ARN of validate-dataset
+	// S3PathStyle is set when AWS_ENDPOINT_URL_S3 points at a local S3
+	// server, which needs path-style addressing (the SDK reads no variable
+	// for it); AWS itself uses virtual-hosted style.
+	S3PathStyle bool
 }
 
 // ConfigFromEnv reads and checks the configuration.
@@ -40,6 +50,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		LocalKeyFile:     getenv("LOCAL_IDP_KEY_FILE"),
 		LocalIssuer:      getenv("LOCAL_IDP_ISSUER"),
 		LocalAudience:    getenv("LOCAL_IDP_AUDIENCE"),
+		DatasetsBucket:   getenv("DATASETS_BUCKET"),
+		EventBusName:     getenv("EVENT_BUS_NAME"),
+		ValidateDataset:  getenv("VALIDATE_DATASET_FUNCTION"),
+		S3PathStyle:      getenv("AWS_ENDPOINT_URL_S3") != "",
 	}
 	var missing []string
 	need := func(name, v string) {

@@ -153,3 +153,22 @@ func isNotFound(err error) bool {
 	}
 	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
 }
+
+// DeletedTag marks objects of deleted resources; the bucket's lifecycle
+// rule expires tagged objects (infra), so deletion needs no sweeper.
+const DeletedTag = "brightrun-deleted"
+
+// MarkDeleted tags the object for expiry by the bucket's lifecycle rule.
+func (s *Store) MarkDeleted(ctx context.Context, bucket, key string) error {
+	_, err := s.client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
+		Bucket: aws.String(bucket), Key: aws.String(key),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(DeletedTag), Value: aws.String("true")}}},
+	})
+	if isNotFound(err) {
+		return apperr.NotFoundf("object")
+	}
+	if err != nil {
+		return apperr.Wrap(err, "tag %s deleted", key)
+	}
+	return nil
+}

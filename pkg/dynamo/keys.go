@@ -16,3 +16,10 @@ func datasetSKPrefix() string                 { return "DATASET#" }
 func costSummarySKPrefix() string             { return "COSTSUM#" }
 func jobStatusGSI2SKPrefix(s string) string   { return "JOB#" + s + "#" }
 func modelStatusGSI2SKPrefix(s string) string { return "MODEL#" + s + "#" }
+
+func datasetSK(id string) string { return "DATASET#" + id }
+
+// datasetReportSK is not under DATASET#, so listing datasets skips reports.
+func datasetReportSK(id string) string { return "DATASETREPORT#" + id }
+
+func datasetGSI2SK(status, id string) string { return "DATASET#" + status + "#" + id }

@@ -120,6 +120,9 @@ func jsonType(t reflect.Type) string {
 	return "of type " + t.String()
 }
 
+// FieldError is a validation error about one field.
+func FieldError(field, msg string) error { return fieldError(field, msg) }
+
 func fieldError(field, msg string) error {
 	return &apperr.Error{Kind: apperr.Invalid, Message: "request validation failed", Fields: map[string][]string{field: {msg}}}
 }

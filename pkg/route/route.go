@@ -31,11 +31,16 @@ type Route struct {
 	Access []string
 }
 
-// Access scopes understood by infra.
+// Access scopes understood by infra (infra/grants.go turns each into IAM).
 const (
-	TableRead  = "table:read"
-	TableWrite = "table:write"
-	Identity   = "identity" // the identity provider (Cognito in AWS)
+	TableRead      = "table:read"
+	TableWrite     = "table:write"
+	Identity       = "identity"       // the identity provider (Cognito in AWS)
+	DatasetsRead   = "datasets:read"  // read objects under datasets/
+	DatasetsWrite  = "datasets:write" // upload (presign PUT, multipart) under datasets/
+	DatasetsTag    = "datasets:tag"   // tag objects for lifecycle deletion
+	EventsPut      = "events:put"     // put events on the BrightRun bus
+	InvokeValidate = "invoke:validate-dataset"
 )
 
 // Table is every route of the API.
@@ -46,6 +51,50 @@ var Table = []Route{
 	{Method: "PATCH", Path: "/api/me", Function: "update-me", Access: []string{TableWrite}},
 	{Method: "GET", Path: "/api/dashboard/stats", Function: "get-dashboard-stats", Access: []string{TableRead}},
 	{Method: "PATCH", Path: "/api/admin/users/{id}", Function: "update-user", Roles: []string{RoleAdmin}, Access: []string{TableWrite, Identity}},
+
+	{Method: "POST", Path: "/api/datasets", Function: "create-dataset", Idempotent: true, Access: []string{TableWrite, DatasetsWrite}},
+	{Method: "GET", Path: "/api/datasets", Function: "list-datasets", Access: []string{TableRead}},
+	{Method: "GET", Path: "/api/datasets/{id}", Function: "get-dataset", Access: []string{TableRead}},
+	{Method: "PATCH", Path: "/api/datasets/{id}", Function: "update-dataset", Access: []string{TableWrite}},
+	{Method: "DELETE", Path: "/api/datasets/{id}", Function: "delete-dataset", Access: []string{TableWrite, DatasetsTag}},
+	{Method: "POST", Path: "/api/datasets/{id}/upload/complete", Function: "complete-dataset-upload", Access: []string{TableRead, DatasetsRead, DatasetsWrite}},
+	{Method: "POST", Path: "/api/datasets/{id}/confirm", Function: "confirm-dataset-upload", Access: []string{TableWrite, DatasetsRead, InvokeValidate}},
+}
+
+// Worker is a function started by an event rather than an HTTP request.
+type Worker struct {
+	Function string
+	Trigger  string // what starts it, for infra and the local stack
+	Timeout  int    // seconds
+	MemoryMB int
+	Access   []string
+}
+
+// Triggers.
+const (
+	// TriggerDatasetUpload: S3 ObjectCreated under datasets/ in the datasets
+	// bucket, and asynchronous invocation by confirm-dataset-upload.
+	TriggerDatasetUpload = "s3:datasets/ObjectCreated"
+)
+
+// Workers are the event-driven functions.
+var Workers = []Worker{
+	// Streams the object through the validator: ~100 MB/s with exact token
+	// counts, so 10 GiB takes ~2 minutes; 15 minutes is Lambda's maximum.
+	// 1 GB of memory buys a full vCPU; the validator needs < 64 MiB.
+	{Function: "validate-dataset", Trigger: TriggerDatasetUpload, Timeout: 900, MemoryMB: 1024, Access: []string{TableWrite, DatasetsRead, EventsPut}},
+}
+
+// Functions lists every function name: HTTP routes, then workers.
+func Functions() []string {
+	var out []string
+	for _, r := range Table {
+		out = append(out, r.Function)
+	}
+	for _, w := range Workers {
+		out = append(out, w.Function)
+	}
+	return out
 }
 
 // ByFunction returns the route served by function fn.
