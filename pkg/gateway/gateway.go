@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -84,13 +85,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := g.Invoker.Invoke(r.Context(), rt.Function, payload)
 	if err != nil {
-		g.Logger.Error("function error", "function", rt.Function, "request_id", reqID, "error", err.Error())
+		g.logger().Error("function error", "function", rt.Function, "request_id", reqID, "error", err.Error())
 		message(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
 	var res events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(out, &res); err != nil || res.StatusCode == 0 {
-		g.Logger.Error("malformed function response", "function", rt.Function, "request_id", reqID)
+		g.logger().Error("malformed function response", "function", rt.Function, "request_id", reqID)
 		message(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
@@ -198,7 +199,7 @@ func event(r *http.Request, rt route.Route, params, claims map[string]string, bo
 			TimeEpoch:  now.UnixMilli(),
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
 				Method: r.Method, Path: r.URL.Path, Protocol: r.Proto,
-				SourceIP: strings.Split(r.RemoteAddr, ":")[0], UserAgent: r.UserAgent(),
+				SourceIP: sourceIP(r.RemoteAddr), UserAgent: r.UserAgent(),
 			},
 		},
 	}
@@ -215,6 +216,14 @@ func event(r *http.Request, rt route.Route, params, claims map[string]string, bo
 		}
 	}
 	return ev
+}
+
+// sourceIP is the client address without its port; IPv6 included.
+func sourceIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
 }
 
 // textual reports whether API Gateway would pass the body as text.
@@ -239,4 +248,11 @@ func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+func (g *Gateway) logger() *slog.Logger {
+	if g.Logger == nil {
+		return slog.Default()
+	}
+	return g.Logger
 }

@@ -43,6 +43,7 @@ type Host struct {
 	mu        sync.Mutex
 	functions map[string]*pool
 	closed    bool
+	async     sync.WaitGroup // queued asynchronous invocations
 }
 
 // New returns a Host; output receives every function's log lines.
@@ -119,13 +120,24 @@ func newPool(h *Host, f Function) *pool {
 }
 
 func (p *pool) invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	w, err := p.acquire(ctx)
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		w, err := p.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := w.invoke(ctx, payload, p.fn.Timeout)
+		p.release(w)
+		if errors.Is(err, errNotDelivered) {
+			// The process exited before taking the invocation (the runtime
+			// exits right after reporting a panic, while the worker still
+			// looked alive): it never ran, so a fresh worker can run it.
+			if attempt < 3 {
+				continue
+			}
+			err = &Error{Type: "Runtime.ExitError", Message: "the function process exited"}
+		}
+		return out, err
 	}
-	out, err := w.invoke(ctx, payload, p.fn.Timeout)
-	p.release(w)
-	return out, err
 }
 
 // acquire takes an idle worker, or starts one while under MaxWorkers, or
@@ -143,6 +155,12 @@ func (p *pool) acquire(ctx context.Context) (*worker, error) {
 				if err != nil {
 					<-p.slots
 					return nil, err
+				}
+				if p.host.isClosed() {
+					// Close ran while this worker started: it would outlive the host.
+					nw.stop()
+					<-p.slots
+					return nil, errors.New("lambdahost: host is closed")
 				}
 				p.mu.Lock()
 				p.all[nw] = true

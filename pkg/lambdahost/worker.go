@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -127,7 +128,7 @@ func (w *worker) invoke(_ context.Context, payload []byte, timeout time.Duration
 	select {
 	case w.next <- inv:
 	case <-w.exited:
-		return nil, &Error{Type: "Runtime.ExitError", Message: "the function process exited"}
+		return nil, errNotDelivered
 	case <-timer.C:
 		w.stop()
 		return nil, timedOut(timeout)
@@ -136,12 +137,22 @@ func (w *worker) invoke(_ context.Context, payload []byte, timeout time.Duration
 	case r := <-inv.done:
 		return r.body, r.err
 	case <-w.exited:
+		// The runtime reports a panic and then exits: if both are ready by
+		// the time we look, the reported result wins.
+		select {
+		case r := <-inv.done:
+			return r.body, r.err
+		default:
+		}
 		return nil, &Error{Type: "Runtime.ExitError", Message: "the function process exited during the invocation"}
 	case <-timer.C:
 		w.stop()
 		return nil, timedOut(timeout)
 	}
 }
+
+// errNotDelivered: the process exited before it took the invocation.
+var errNotDelivered = errors.New("lambdahost: the function process exited before the invocation was delivered")
 
 func timedOut(d time.Duration) error {
 	return &Error{Type: "Sandbox.Timedout", Message: fmt.Sprintf("Task timed out after %.2f seconds", d.Seconds())}
@@ -236,4 +247,3 @@ func newRequestID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
