@@ -59,7 +59,9 @@ func (b datasetBlob) Open(ctx context.Context, bucket, key string) (io.ReadClose
 
 type validationRunner struct{ *invoke.Async }
 
-func (r validationRunner) StartRun(ctx context.Context, run dataset.Run) error { return r.Send(ctx, run) }
+func (r validationRunner) StartRun(ctx context.Context, run dataset.Run) error {
+	return r.Send(ctx, run)
+}
 
 type datasetNotifier struct{ *eventbus.Bus }
 

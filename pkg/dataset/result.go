@@ -52,10 +52,16 @@ func summary(rep *Report) string {
 	if rep.LinesInvalid > 0 {
 		fmt.Fprintf(&b, " on %d of %d lines", rep.LinesInvalid, rep.LinesTotal-rep.LinesBlank)
 	}
-	for _, is := range rep.Issues {
-		if is.Severity != SeverityError {
-			continue
+	// Lead with the first error on a line (what the user fixes first);
+	// a file-level error only when there is nothing else.
+	first := -1
+	for i, is := range rep.Issues {
+		if is.Severity == SeverityError && (first < 0 || rep.Issues[first].Line == 0 && is.Line > 0) {
+			first = i
 		}
+	}
+	if first >= 0 {
+		is := rep.Issues[first]
 		b.WriteString("; first: ")
 		if is.Line > 0 {
 			fmt.Fprintf(&b, "line %d", is.Line)
@@ -65,7 +71,6 @@ func summary(rep *Report) string {
 			b.WriteString(": ")
 		}
 		fmt.Fprintf(&b, "%s [%s]", is.Message, is.Code)
-		break
 	}
 	return b.String()
 }

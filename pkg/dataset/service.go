@@ -212,6 +212,11 @@ func (s *Service) CompleteUpload(ctx context.Context, userID, id string, parts [
 	if d.MultipartUploadID == "" {
 		return Dataset{}, apperr.New(apperr.Conflict, "this dataset uses a single PUT upload, not multipart")
 	}
+	// S3 completes an upload from any subset of its parts; a missing part
+	// would silently truncate the file, so every part must be listed.
+	if want := int32((d.FileSize + PartSize - 1) / PartSize); len(parts) != int(want) || !allParts(seen, want) {
+		return Dataset{}, apperr.Fields{"parts": {fmt.Sprintf("must list all %d parts, numbered 1 to %d", want, want)}}.Err()
+	}
 	if d.Status != StatusUploading {
 		return d, nil // already completed: a repeated call changes nothing
 	}
@@ -222,6 +227,15 @@ func (s *Service) CompleteUpload(ctx context.Context, userID, id string, parts [
 		return Dataset{}, err
 	}
 	return s.Store.Dataset(ctx, userID, id, false)
+}
+
+func allParts(seen map[int32]bool, n int32) bool {
+	for i := int32(1); i <= n; i++ {
+		if !seen[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Confirm is the client's "upload done". It is idempotent: it starts
@@ -455,4 +469,3 @@ func formatList() string {
 	}
 	return strings.Join(names, ", ")
 }
-

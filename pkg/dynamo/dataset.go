@@ -210,10 +210,12 @@ const live = "attribute_exists(PK) AND attribute_not_exists(deletedAt)"
 func (s *Store) UpdateDataset(ctx context.Context, userID, id string, name *string, desc optional.Value[string], now time.Time) (dataset.Dataset, error) {
 	set := "SET updatedAt = :now"
 	vals := map[string]types.AttributeValue{":now": str(ts(now))}
+	var names map[string]string // DynamoDB rejects unused names
 	remove := ""
 	if name != nil {
 		set += ", #name = :name"
 		vals[":name"] = str(*name)
+		names = map[string]string{"#name": "name"}
 	}
 	if desc.Set {
 		if desc.Null {
@@ -226,7 +228,7 @@ func (s *Store) UpdateDataset(ctx context.Context, userID, id string, name *stri
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: key(userPK(userID), datasetSK(id)),
 		UpdateExpression: aws.String(set + remove), ConditionExpression: aws.String(live),
-		ExpressionAttributeNames: map[string]string{"#name": "name"}, ExpressionAttributeValues: vals,
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals,
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if conditionFailed(err) {
@@ -265,7 +267,7 @@ func (s *Store) StartValidation(ctx context.Context, userID, id, token string, n
 		TableName: aws.String(s.table), Key: key(userPK(userID), datasetSK(id)),
 		UpdateExpression: aws.String("SET #status = :validating, GSI2SK = :gsi, validationToken = :token, validationStarted = :now, " +
 			"uploadedAt = if_not_exists(uploadedAt, :now), updatedAt = :now"),
-		ConditionExpression: aws.String(live + " AND (#status = :uploading OR (#status = :validating AND validationStarted < :stale))"),
+		ConditionExpression:      aws.String(live + " AND (#status = :uploading OR (#status = :validating AND validationStarted < :stale))"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":validating": str(string(dataset.StatusValidating)), ":uploading": str(string(dataset.StatusUploading)),
@@ -356,7 +358,9 @@ func (s *Store) FinishValidation(ctx context.Context, userID, id, token string, 
 	return true, nil
 }
 
-func num(n int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
 
 func orEmpty[T any](s []T) []T {
 	if s == nil {
