@@ -375,3 +375,16 @@ func TestDatasetBadInput(t *testing.T) {
 		t.Fatalf("after a replayed create: got %d datasets, want 1", l.Total)
 	}
 }
+
+// TestDatasetWithNoRecognisableLine: nothing to detect a format from still
+// ends in error (not stuck in validating), with the format left null.
+func TestDatasetWithNoRecognisableLine(t *testing.T) {
+	a := signUp(t, "Garbage")
+	body := "\xef\xbb\xbfhello\nworld,\n"
+	c := createDataset(t, a.Token, "Garbage", "garbage.txt", len(body))
+	putTo(t, c.UploadURL, []byte(body))
+	d := waitFor(t, a.Token, c.Dataset.ID)
+	if d.Status != dataset.StatusError || d.Format != nil || d.CountsByCode[dataset.CodeInvalidJSON] != 2 || d.ValidationErrors[0].Line == 0 && len(d.ValidationErrors) < 2 {
+		t.Fatalf("got status %s format %v counts %v issues %+v", d.Status, d.Format, d.CountsByCode, d.ValidationErrors)
+	}
+}

@@ -326,9 +326,11 @@ func (s *Store) FinishValidation(ctx context.Context, userID, id, token string, 
 		set += ", " + name + " = :" + name
 		vals[":"+name] = str(v)
 	}
+	names := map[string]string{"#status": "status"}
 	if r.Format != nil {
 		set += ", #format = if_not_exists(#format, :format)"
 		vals[":format"] = str(string(*r.Format))
+		names["#format"] = "format"
 	}
 	expr := set
 	if len(remove) > 0 {
@@ -344,7 +346,7 @@ func (s *Store) FinishValidation(ctx context.Context, userID, id, token string, 
 			TableName: aws.String(s.table), Key: key(userPK(userID), datasetSK(id)),
 			UpdateExpression:          aws.String(expr),
 			ConditionExpression:       aws.String(live + " AND #status = :validating AND validationToken = :token"),
-			ExpressionAttributeNames:  map[string]string{"#status": "status", "#format": "format"},
+			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: vals,
 		}},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: report}},
