@@ -235,7 +235,7 @@ func TestDatasetManagement(t *testing.T) {
 		waitFor(t, a.Token, c.Dataset.ID)
 		ids = append(ids, c.Dataset.ID)
 	}
-	pending := createDataset(t, a.Token, "pending upload", "p.jsonl", 10)
+	createDataset(t, a.Token, "pending upload", "p.jsonl", 10) // never uploaded
 
 	list := func(q string) (names []string, l dataset.List) {
 		api.Expect(t, testkit.Request{Method: "GET", Path: "/api/datasets" + q, Token: a.Token}, http.StatusOK, "").Into(t, &l)
@@ -291,7 +291,6 @@ func TestDatasetManagement(t *testing.T) {
 	if stats["total_datasets"] != 3 {
 		t.Errorf("total_datasets after delete: got %v, want 3", stats["total_datasets"])
 	}
-	_ = pending
 }
 
 // TestDatasetIsolation: every dataset endpoint answers 404 for another

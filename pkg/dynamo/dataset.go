@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -334,7 +335,7 @@ func (s *Store) FinishValidation(ctx context.Context, userID, id, token string, 
 	}
 	expr := set
 	if len(remove) > 0 {
-		expr += " REMOVE " + joinComma(remove)
+		expr += " REMOVE " + strings.Join(remove, ", ")
 	}
 	report, err := attributevalue.MarshalMap(datasetReportItem{PK: userPK(userID), SK: datasetReportSK(id), Entity: "dataset-report",
 		Issues: string(issues), Samples: string(samples), Truncated: r.IssuesTruncated})
@@ -369,15 +370,4 @@ func orEmpty[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }

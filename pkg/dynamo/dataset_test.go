@@ -113,7 +113,10 @@ func TestDatasetAbandonAndDelete(t *testing.T) {
 		err  error
 	}{
 		{"get", func() error { _, err := s.Dataset(ctx, "u1", "d2", false); return err }()},
-		{"update", func() error { _, err := s.UpdateDataset(ctx, "u1", "d2", &name, optional.Value[string]{}, t0); return err }()},
+		{"update", func() error {
+			_, err := s.UpdateDataset(ctx, "u1", "d2", &name, optional.Value[string]{}, t0)
+			return err
+		}()},
 		{"delete again", s.DeleteDataset(ctx, "u1", "d2", t0)},
 		{"other user", s.DeleteDataset(ctx, "u2", "d1", t0)},
 	} {

@@ -20,7 +20,7 @@ func (s *Server) idempotent(ctx context.Context, req *Request, run func(context.
 		return run(ctx)
 	}
 	if len(key) > maxKeyLength || !printableASCII(key) {
-		return events.APIGatewayV2HTTPResponse{}, fieldError(idempotency.Header, "must be 1 to 255 printable ASCII characters")
+		return events.APIGatewayV2HTTPResponse{}, FieldError(idempotency.Header, "must be 1 to 255 printable ASCII characters")
 	}
 	sum := sha256.Sum256([]byte(req.Event.RequestContext.HTTP.Method + " " + req.Event.RawPath + "\n" + string(req.body)))
 	fp := hex.EncodeToString(sum[:])

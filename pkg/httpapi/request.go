@@ -67,7 +67,7 @@ func tooLarge(limit int) error {
 // and the client would believe it had set it.
 func (r *Request) Decode(v any) error {
 	if len(bytes.TrimSpace(r.body)) == 0 {
-		return fieldError("body", "is required: send a JSON object")
+		return FieldError("body", "is required: send a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
@@ -75,7 +75,7 @@ func (r *Request) Decode(v any) error {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fieldError("body", "must contain exactly one JSON object")
+		return FieldError("body", "must contain exactly one JSON object")
 	}
 	return nil
 }
@@ -85,20 +85,20 @@ func decodeError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
-		return fieldError("body", fmt.Sprintf("is not valid JSON: %s (at byte %d)", syntax.Error(), syntax.Offset))
+		return FieldError("body", fmt.Sprintf("is not valid JSON: %s (at byte %d)", syntax.Error(), syntax.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fieldError("body", "is not valid JSON: unexpected end of input")
+		return FieldError("body", "is not valid JSON: unexpected end of input")
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return fieldError("body", "must be a JSON object")
+			return FieldError("body", "must be a JSON object")
 		}
-		return fieldError(typ.Field, "must be "+jsonType(typ.Type))
+		return FieldError(typ.Field, "must be "+jsonType(typ.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fieldError(name, "is not a known field")
+		return FieldError(name, "is not a known field")
 	}
 	// Errors from a field's own UnmarshalJSON (e.g. an out-of-range amount).
-	return fieldError("body", err.Error())
+	return FieldError("body", err.Error())
 }
 
 func jsonType(t reflect.Type) string {
@@ -121,8 +121,6 @@ func jsonType(t reflect.Type) string {
 }
 
 // FieldError is a validation error about one field.
-func FieldError(field, msg string) error { return fieldError(field, msg) }
-
-func fieldError(field, msg string) error {
+func FieldError(field, msg string) error {
 	return &apperr.Error{Kind: apperr.Invalid, Message: "request validation failed", Fields: map[string][]string{field: {msg}}}
 }
