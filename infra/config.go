@@ -10,8 +10,6 @@ import (
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-
-	"github.com/brightrun/brightrun/pkg/route"
 )
 
 // Context keys (cdk.json "context", or `cdk synth -c key=value`).
@@ -120,10 +118,10 @@ func repoRoot() (string, error) {
 
 // checkAssets fails early with a useful message instead of CDK's
 // "Cannot find asset" when `make build` has not run.
-func checkAssets(dir string, routes []route.Route) error {
+func checkAssets(dir string, functions []string) error {
 	var missing []string
-	for _, r := range routes {
-		p := filepath.Join(dir, r.Function, "bootstrap")
+	for _, fn := range functions {
+		p := filepath.Join(dir, fn, "bootstrap")
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
@@ -11,18 +12,50 @@ import (
 )
 
 // grantResources are the resources an access scope can point at. New scopes
-// (datasets:read, models:read, events:put, workflow:start, …) add a field here
-// and a row to accessGrants.
+// (models:read, workflow:start, …) add a field here and a row to
+// accessGrants.
 type grantResources struct {
-	TableArn    string // DynamoDB table ARN (token)
-	UserPoolArn string // Cognito user pool ARN (token)
+	TableArn          string // DynamoDB table ARN (token)
+	UserPoolArn       string // Cognito user pool ARN (token)
+	DatasetsBucketArn string // datasets bucket ARN (token)
+	EventBusArn       string // the BrightRun event bus ARN (token)
+	// FunctionArns: ARN of every function of the service stack, by
+	// route.Route.Function / route.Worker.Function. Complete before any
+	// grant is rendered, so an invoke scope never depends on creation order.
+	FunctionArns map[string]string
 }
+
+// validateDatasetFunction is the worker behind route.InvokeValidate and
+// VALIDATE_DATASET_FUNCTION.
+const validateDatasetFunction = "validate-dataset"
+
+// datasetsPrefix is the key prefix of every dataset object (pkg/dataset
+// builds keys as datasets/<user>/<dataset>/…); grants and the upload
+// notification are limited to it.
+const datasetsPrefix = "datasets/"
 
 // grant is one row of the scope table: exact IAM actions on resources.
 // Actions are always spelled out: never "*" or "<service>:*".
 type grant struct {
 	Actions   []string
 	Resources func(r grantResources) []string
+	// And: further statements of the scope (other actions on other
+	// resources), for example a bucket-level action next to object actions.
+	And []grant
+}
+
+// parts is the grant's statements: the grant itself, then And.
+func (g grant) parts() []grant {
+	return append([]grant{{Actions: g.Actions, Resources: g.Resources}}, g.And...)
+}
+
+// allActions lists the actions of every statement of the grant.
+func (g grant) allActions() []string {
+	var out []string
+	for _, p := range g.parts() {
+		out = append(out, p.Actions...)
+	}
+	return out
 }
 
 // Table actions. TransactGetItems and TransactWriteItems have no IAM action
@@ -51,6 +84,19 @@ func tableAndIndexes(r grantResources) []string {
 	return []string{r.TableArn, r.TableArn + "/index/*"}
 }
 
+// datasetObjects: every dataset object, nothing else of the bucket.
+func datasetObjects(r grantResources) []string {
+	return []string{r.DatasetsBucketArn + "/" + datasetsPrefix + "*"}
+}
+
+// invoke grants lambda:InvokeFunction on one function of the service stack.
+func invoke(function string) grant {
+	return grant{
+		Actions:   []string{"lambda:InvokeFunction"},
+		Resources: func(r grantResources) []string { return []string{r.FunctionArns[function]} },
+	}
+}
+
 // accessGrants maps every route.Access scope to its grant. It is the only
 // place that knows what a scope means in IAM; an unknown scope fails synth.
 var accessGrants = map[string]grant{
@@ -75,23 +121,71 @@ var accessGrants = map[string]grant{
 		},
 		Resources: func(r grantResources) []string { return []string{r.UserPoolArn} },
 	},
+	// GetObject also authorises HeadObject (pkg/blob Head) and streaming reads.
+	// ListBucket (bucket level, key names only) is what makes S3 answer 404
+	// for a missing object instead of 403: without it, confirm before the
+	// upload finished would be a 500 instead of 409 UPLOAD_NOT_FOUND, and the
+	// validator could not tell "file gone" from a failure. It cannot be
+	// limited to datasets/ (s3:prefix is only set on list requests).
+	route.DatasetsRead: {
+		Actions:   []string{"s3:GetObject"},
+		Resources: datasetObjects,
+		And: []grant{{
+			Actions:   []string{"s3:ListBucket"},
+			Resources: func(r grantResources) []string { return []string{r.DatasetsBucketArn} },
+		}},
+	},
+	// Presigned URLs act with the signer's permissions: PutObject authorises
+	// the presigned PUT and, for multipart uploads, CreateMultipartUpload,
+	// the presigned UploadPart and CompleteMultipartUpload. Abort has an
+	// action of its own.
+	route.DatasetsWrite: {
+		Actions:   []string{"s3:PutObject", "s3:AbortMultipartUpload"},
+		Resources: datasetObjects,
+	},
+	// Soft delete: blob.MarkDeleted tags the object, the bucket's lifecycle
+	// rule expires it (stateful_stack.go); no function may delete objects.
+	route.DatasetsTag: {
+		Actions:   []string{"s3:PutObjectTagging"},
+		Resources: datasetObjects,
+	},
+	route.EventsPut: {
+		Actions:   []string{"events:PutEvents"},
+		Resources: func(r grantResources) []string { return []string{r.EventBusArn} },
+	},
+	route.InvokeValidate: invoke(validateDatasetFunction),
 }
 
-// policyStatements returns the statements a route's Access list grants, or an
-// error naming the route and scope if a scope has no row in accessGrants.
-func policyStatements(r route.Route, res grantResources) ([]awsiam.PolicyStatement, error) {
+// policyStatements returns the statements an Access list grants, or an error
+// naming the function (owner: `route "GET /api/me" (function get-me)` or
+// `worker validate-dataset`) and the scope if a scope has no row in
+// accessGrants or points at a resource the app does not have.
+func policyStatements(owner, function string, access []string, res grantResources) ([]awsiam.PolicyStatement, error) {
 	var out []awsiam.PolicyStatement
-	for _, scope := range r.Access {
+	for _, scope := range access {
 		g, ok := accessGrants[scope]
 		if !ok {
-			return nil, fmt.Errorf("route %q (function %s): unknown access scope %q; known scopes: %v (add it to accessGrants in infra/grants.go)",
-				r.Key(), r.Function, scope, knownScopes())
+			return nil, fmt.Errorf("%s: unknown access scope %q; known scopes: %v (add it to accessGrants in infra/grants.go)",
+				owner, scope, knownScopes())
 		}
-		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Effect:    awsiam.Effect_ALLOW,
-			Actions:   jsii.Strings(g.Actions...),
-			Resources: jsii.Strings(g.Resources(res)...),
-		}))
+		if scope == "invoke:"+function {
+			// The role's policy would reference the function's own ARN,
+			// and the function depends on its role: a cycle.
+			return nil, fmt.Errorf("%s: access scope %q: a function cannot be granted to invoke itself", owner, scope)
+		}
+		for _, part := range g.parts() {
+			resources := part.Resources(res)
+			for _, r := range resources {
+				if r == "" || strings.HasPrefix(r, "/") {
+					return nil, fmt.Errorf("%s: access scope %q points at a resource this app does not define (for invoke:<fn>, a function of route.Table or route.Workers)", owner, scope)
+				}
+			}
+			out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Effect:    awsiam.Effect_ALLOW,
+				Actions:   jsii.Strings(part.Actions...),
+				Resources: jsii.Strings(resources...),
+			}))
+		}
 	}
 	return out, nil
 }

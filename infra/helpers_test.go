@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -32,15 +33,15 @@ func runTests(m *testing.M) int {
 // assetDir holds placeholder bootstraps, so the tests need no `make build`.
 var assetDir string
 
-// writeAssets creates <assetDir>/<fn>/bootstrap for every route.
-func writeAssets(t *testing.T, routes []route.Route) {
+// writeAssets creates <assetDir>/<fn>/bootstrap for every function.
+func writeAssets(t *testing.T, functions []string) {
 	t.Helper()
-	for _, r := range routes {
-		p := filepath.Join(assetDir, r.Function, "bootstrap")
+	for _, fn := range functions {
+		p := filepath.Join(assetDir, fn, "bootstrap")
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte("placeholder for "+r.Function), 0o755); err != nil {
+		if err := os.WriteFile(p, []byte("placeholder for "+fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,10 +73,17 @@ func cdkContext(t *testing.T) map[string]interface{} {
 }
 
 // newTestApp builds the app as `cdk synth` does, with assets from assetDir
-// and any extra context (for example a CLI-style -c override).
+// and any extra context (for example a CLI-style -c override), with
+// route.Workers.
 func newTestApp(t *testing.T, routes []route.Route, extra map[string]interface{}) (*stacks, error) {
 	t.Helper()
-	writeAssets(t, routes)
+	return newTestAppWith(t, routes, route.Workers, extra)
+}
+
+// newTestAppWith is newTestApp with the workers given.
+func newTestAppWith(t *testing.T, routes []route.Route, workers []route.Worker, extra map[string]interface{}) (*stacks, error) {
+	t.Helper()
+	writeAssets(t, functionNames(routes, workers))
 	ctx := cdkContext(t)
 	ctx[ctxAssetDir] = assetDir
 	for k, v := range extra {
@@ -84,13 +92,14 @@ func newTestApp(t *testing.T, routes []route.Route, extra map[string]interface{}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
 	var s *stacks
 	var err error
-	if perr := catch(func() { s, err = defineApp(app, routes) }); perr != nil {
+	if perr := catch(func() { s, err = defineApp(app, routes, workers) }); perr != nil {
 		return nil, perr // a construct rejected its props (jsii panics)
 	}
 	return s, err
 }
 
-// fixture is the app built from route.Table, synthesized once for all tests.
+// fixture is the app built from route.Table and route.Workers, synthesized
+// once for all tests.
 type fixture struct {
 	stacks   *stacks
 	stateful map[string]interface{} // template JSON
@@ -196,6 +205,31 @@ func resourcesOfType(tpl map[string]interface{}, typ string) map[string]map[stri
 func props(r map[string]interface{}) map[string]interface{} {
 	p, _ := r["Properties"].(map[string]interface{})
 	return p
+}
+
+// ownFunctions returns logical id -> function of the functions built from
+// route.Table and route.Workers (named brightrun-<stage>-<fn>), leaving out
+// CDK's own (the bucket-notifications handler).
+func (f *fixture) ownFunctions() map[string]map[string]interface{} {
+	out := map[string]map[string]interface{}{}
+	for id, fn := range resourcesOfType(f.service, "AWS::Lambda::Function") {
+		if name, _ := props(fn)["FunctionName"].(string); strings.HasPrefix(name, f.stacks.Config.resourceName()+"-") {
+			out[id] = fn
+		}
+	}
+	return out
+}
+
+// functionByName returns the logical id and resource of brightrun-<stage>-<fn>.
+func (f *fixture) functionByName(t *testing.T, fn string) (string, map[string]interface{}) {
+	t.Helper()
+	for id, r := range f.ownFunctions() {
+		if props(r)["FunctionName"] == f.stacks.Config.resourceName()+"-"+fn {
+			return id, r
+		}
+	}
+	t.Fatalf("no Lambda named %s-%s", f.stacks.Config.resourceName(), fn)
+	return "", nil
 }
 
 // getAttID returns X of {"Fn::GetAtt": [X, attr]}.

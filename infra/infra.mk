@@ -1,5 +1,6 @@
 # infra/infra.mk: CDK targets, included by the root Makefile (which defines
-# `build`: build/lambda/<function>/bootstrap for every route of route.Table,
+# `build`: build/lambda/<function>/bootstrap for every functions/* dir, i.e.
+# every route of route.Table and worker of route.Workers,
 # and `tools`: the pinned npm tools of package.json).
 #
 #   make synth                    templates in build/cdk.out (offline)

@@ -21,7 +21,7 @@ import (
 // authorization.
 func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 	f := appFixture(t)
-	fns := resourcesOfType(f.service, "AWS::Lambda::Function")
+	fns := f.ownFunctions()
 	integrations := resourcesOfType(f.service, "AWS::ApiGatewayV2::Integration")
 	routes := resourcesOfType(f.service, "AWS::ApiGatewayV2::Route")
 	authorizers := resourcesOfType(f.service, "AWS::ApiGatewayV2::Authorizer")
@@ -29,8 +29,8 @@ func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 	if got, want := len(routes), len(route.Table); got != want {
 		t.Errorf("API routes: got %d, want %d (one per route.Table entry)", got, want)
 	}
-	if got, want := len(fns), len(route.Table); got != want {
-		t.Errorf("Lambda functions: got %d, want %d", got, want)
+	if got, want := len(fns), len(route.Functions()); got != want {
+		t.Errorf("Lambda functions: got %d, want %d (one per route and worker)", got, want)
 	}
 
 	byKey := map[string]map[string]interface{}{}
@@ -158,7 +158,7 @@ func TestServiceUsesUserPoolOfStatefulStack(t *testing.T) {
 		}
 	}
 	poolID, clientID := userPoolAndClientIDs(t, f)
-	fns := resourcesOfType(f.service, "AWS::Lambda::Function")
+	fns := f.ownFunctions()
 	if len(fns) == 0 {
 		t.Fatal("no functions")
 	}
@@ -328,7 +328,7 @@ func TestNoWildcardActions(t *testing.T) {
 // the identity scope can call Cognito admin APIs.
 func TestLeastPrivilegePerRoute(t *testing.T) {
 	f := appFixture(t)
-	fns := resourcesOfType(f.service, "AWS::Lambda::Function")
+	fns := f.ownFunctions()
 	policies := resourcesOfType(f.service, "AWS::IAM::Policy")
 	for _, r := range route.Table {
 		t.Run(r.Function, func(t *testing.T) {
@@ -358,7 +358,7 @@ func TestLeastPrivilegePerRoute(t *testing.T) {
 			}
 			want := map[string]bool{"logs:CreateLogStream": true, "logs:PutLogEvents": true}
 			for _, scope := range r.Access {
-				for _, a := range accessGrants[scope].Actions {
+				for _, a := range accessGrants[scope].allActions() {
 					want[a] = true
 				}
 			}
@@ -509,7 +509,7 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	f := appFixture(t)
 	for name, want := range map[string][]string{
-		"stateful": {"TableName", "DatasetsBucketName", "ModelsBucketName", "UserPoolId", "UserPoolClientId"},
+		"stateful": {"TableName", "DatasetsBucketName", "ModelsBucketName", "UserPoolId", "UserPoolClientId", "EventBusName"},
 		"service":  {"ApiUrl"},
 	} {
 		tpl := f.stateful
@@ -550,7 +550,7 @@ func TestEveryScopeHasAGrant(t *testing.T) {
 		}
 	}
 	for scope, g := range accessGrants {
-		for _, a := range g.Actions {
+		for _, a := range g.allActions() {
 			if a == "*" || strings.HasSuffix(a, ":*") {
 				t.Errorf("scope %s: wildcard action %q", scope, a)
 			}
@@ -589,7 +589,7 @@ func TestContextOverrides(t *testing.T) {
 
 // A missing bootstrap is reported as "run make build", not as a CDK stack trace.
 func TestMissingAssetsAreReported(t *testing.T) {
-	err := checkAssets(t.TempDir(), route.Table[:1])
+	err := checkAssets(t.TempDir(), route.Functions()[:1])
 	if err == nil || !strings.Contains(err.Error(), "make build") {
 		t.Errorf("got %v, want an error telling to run make build", err)
 	}

@@ -1,6 +1,7 @@
 // Command infra is the BrightRun CDK app: a stateful stack (table, buckets,
 // Cognito user pool and app client) and a service stack (HTTP API with the
-// Cognito JWT authorizer, one Lambda per route of route.Table). Run it through the CDK CLI from the repository root
+// Cognito JWT authorizer, one Lambda per route of route.Table and per worker
+// of route.Workers). Run it through the CDK CLI from the repository root
 // (`make synth`); cdk.json there points at this directory.
 package main
 
@@ -26,7 +27,7 @@ func main() {
 func run() error {
 	defer jsii.Close()
 	app := awscdk.NewApp(nil) // reads cdk.json and -c context from the CLI
-	if _, err := defineApp(app, route.Table); err != nil {
+	if _, err := defineApp(app, route.Table, route.Workers); err != nil {
 		return err
 	}
 	addNagChecks(app)
@@ -43,12 +44,12 @@ type stacks struct {
 
 // defineApp adds BrightRun's stacks to app. main and the tests call it with
 // the same context, so the tested template is the deployed one.
-func defineApp(app awscdk.App, routes []route.Route) (*stacks, error) {
+func defineApp(app awscdk.App, routes []route.Route, workers []route.Worker) (*stacks, error) {
 	cfg, err := loadConfig(app.Node())
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAssets(cfg.AssetDir, routes); err != nil {
+	if err := checkAssets(cfg.AssetDir, functionNames(routes, workers)); err != nil {
 		return nil, err
 	}
 
@@ -61,18 +62,19 @@ func defineApp(app awscdk.App, routes []route.Route) (*stacks, error) {
 	stateful := newStatefulStack(app, prefix+"-Stateful", &statefulStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("BrightRun " + cfg.Stage + ": DynamoDB table, S3 buckets and Cognito user pool (all retained)"),
+			Description: jsii.String("BrightRun " + cfg.Stage + ": DynamoDB table, S3 buckets and Cognito user pool (all retained); EventBridge bus and archive"),
 		},
 		Config: cfg,
 	})
 	service, err := newServiceStack(app, prefix+"-Service", &serviceStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("BrightRun " + cfg.Stage + ": HTTP API, JWT authorizer and route Lambdas"),
+			Description: jsii.String("BrightRun " + cfg.Stage + ": HTTP API, JWT authorizer, route and worker Lambdas"),
 		},
 		Config:   cfg,
 		Stateful: stateful,
 		Routes:   routes,
+		Workers:  workers,
 	})
 	if err != nil {
 		return nil, err
@@ -92,6 +94,19 @@ func defineApp(app awscdk.App, routes []route.Route) (*stacks, error) {
 // rules in a test of their own.
 func addNagChecks(app constructs.IConstruct) {
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+}
+
+// functionNames lists the functions of routes then workers, like
+// route.Functions() does for route.Table and route.Workers.
+func functionNames(routes []route.Route, workers []route.Worker) []string {
+	out := make([]string, 0, len(routes)+len(workers))
+	for _, r := range routes {
+		out = append(out, r.Function)
+	}
+	for _, w := range workers {
+		out = append(out, w.Function)
+	}
+	return out
 }
 
 func envOrNil(key string) *string {

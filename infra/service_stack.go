@@ -26,21 +26,23 @@ const (
 	logRetention          = awslogs.RetentionDays_ONE_MONTH
 )
 
-// ServiceStack is the stateless part: the HTTP API with its JWT authorizer
-// and one Lambda per route of route.Table. It holds no data: the table, the
-// buckets and the Cognito user pool come from the StatefulStack, so this
-// stack can be destroyed and redeployed without losing anything.
+// ServiceStack is the stateless part: the HTTP API with its JWT authorizer,
+// one Lambda per route of route.Table and one per worker of route.Workers
+// with its trigger. It holds no data: the table, the buckets, the Cognito
+// user pool and the event bus come from the StatefulStack, so this stack can
+// be destroyed and redeployed without losing anything.
 type ServiceStack struct {
 	awscdk.Stack
 	Api       awsapigatewayv2.HttpApi
-	Functions map[string]awslambda.Function // by route.Function
+	Functions map[string]awslambda.Function // by route.Function / route.Worker.Function
 }
 
 type serviceStackProps struct {
 	awscdk.StackProps
 	Config   config
 	Stateful *StatefulStack
-	Routes   []route.Route // route.Table; a parameter so tests can feed bad routes
+	Routes   []route.Route  // route.Table; a parameter so tests can feed bad routes
+	Workers  []route.Worker // route.Workers, likewise
 }
 
 func newServiceStack(scope constructs.Construct, id string, props *serviceStackProps) (*ServiceStack, error) {
@@ -79,25 +81,77 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 	})
 	configureStage(stack, s.Api)
 
+	// Every function gets the same environment (pkg/app/config.go reads it
+	// once per cold start): none of it is secret, and a function without the
+	// matching scope is refused by IAM anyway. VALIDATE_DATASET_FUNCTION is
+	// the fixed function name, a literal: no reference, so no cycle even on
+	// validate-dataset itself.
 	env := map[string]*string{
-		"TABLE_NAME":           props.Stateful.Table.TableName(),
-		"IDENTITY_PROVIDER":    jsii.String("cognito"),
-		"COGNITO_USER_POOL_ID": pool.UserPoolId(),
-		"COGNITO_CLIENT_ID":    client.UserPoolClientId(),
-		"LOG_LEVEL":            jsii.String("info"),
-	}
-	res := grantResources{
-		TableArn:    *props.Stateful.Table.TableArn(),
-		UserPoolArn: *pool.UserPoolArn(),
+		"TABLE_NAME":                props.Stateful.Table.TableName(),
+		"IDENTITY_PROVIDER":         jsii.String("cognito"),
+		"COGNITO_USER_POOL_ID":      pool.UserPoolId(),
+		"COGNITO_CLIENT_ID":         client.UserPoolClientId(),
+		"LOG_LEVEL":                 jsii.String("info"),
+		"DATASETS_BUCKET":           props.Stateful.DatasetsBucket.BucketName(),
+		"EVENT_BUS_NAME":            props.Stateful.EventBus.EventBusName(),
+		"VALIDATE_DATASET_FUNCTION": jsii.String(functionName(cfg, validateDatasetFunction)),
 	}
 
+	// Two passes: every function (with its role) first, then the grants.
+	// An invoke:<fn> scope then always finds its target, whatever the order
+	// of route.Table and route.Workers.
+	specs := make([]functionSpec, 0, len(props.Routes)+len(props.Workers))
 	for _, r := range props.Routes {
-		fn, err := newRouteFunction(stack, cfg, r, env, res)
+		specs = append(specs, routeSpec(r))
+	}
+	for _, w := range props.Workers {
+		spec, err := workerSpec(w)
 		if err != nil {
 			return nil, err
 		}
-		s.Functions[r.Function] = fn
+		specs = append(specs, spec)
+	}
+	res := grantResources{
+		TableArn:          *props.Stateful.Table.TableArn(),
+		UserPoolArn:       *pool.UserPoolArn(),
+		DatasetsBucketArn: *props.Stateful.DatasetsBucket.BucketArn(),
+		EventBusArn:       *props.Stateful.EventBus.EventBusArn(),
+		FunctionArns:      map[string]string{},
+	}
+	roles := map[string]awsiam.Role{}
+	for _, spec := range specs {
+		if _, dup := s.Functions[spec.Function]; dup {
+			return nil, fmt.Errorf("%s: function %q is defined twice in route.Table / route.Workers", spec.Owner, spec.Function)
+		}
+		fn, role, err := newFunction(stack, cfg, spec, env)
+		if err != nil {
+			return nil, err
+		}
+		s.Functions[spec.Function] = fn
+		roles[spec.Function] = role
+		res.FunctionArns[spec.Function] = *fn.FunctionArn()
+	}
+	for _, spec := range specs {
+		statements, err := policyStatements(spec.Owner, spec.Function, spec.Access, res)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range statements {
+			roles[spec.Function].AddToPolicy(st)
+		}
+	}
 
+	for _, w := range props.Workers {
+		// Next to the function, role and log group: <stack>/<fn>/…
+		scope := stack.Node().FindChild(jsii.String(w.Function)).(constructs.Construct)
+		addAsyncInvokeConfig(scope, s.Functions[w.Function], roles[w.Function], cfg, w)
+	}
+	if err := addWorkerTriggers(stack, props.Stateful, s.Functions, props.Workers); err != nil {
+		return nil, err
+	}
+
+	for _, r := range props.Routes {
+		fn := s.Functions[r.Function]
 		var auth awsapigatewayv2.IHttpRouteAuthorizer = jwt
 		if r.Public {
 			auth = awsapigatewayv2.NewHttpNoneAuthorizer()
@@ -144,23 +198,54 @@ func configureStage(stack awscdk.Stack, api awsapigatewayv2.HttpApi) {
 	})
 }
 
-// newRouteFunction creates the Lambda for one route with its own role, log
-// group and the grants of its Access scopes.
-func newRouteFunction(stack awscdk.Stack, cfg config, r route.Route, env map[string]*string, res grantResources) (awslambda.Function, error) {
-	name := cfg.resourceName() + "-" + r.Function
+// functionSpec is what newFunction needs of a route or a worker.
+type functionSpec struct {
+	Function    string // functions/<Function>; the Lambda is brightrun-<stage>-<Function>
+	Owner       string // for errors: `route "GET /api/me" (function get-me)`, `worker validate-dataset`
+	Description string
+	Access      []string
+	Timeout     int // seconds; 0: defaultTimeoutSeconds
+	MemoryMB    int // 0: defaultMemoryMB
+}
+
+func routeSpec(r route.Route) functionSpec {
+	return functionSpec{
+		Function:    r.Function,
+		Owner:       fmt.Sprintf("route %q (function %s)", r.Key(), r.Function),
+		Description: r.Key(),
+		Access:      r.Access,
+		Timeout:     r.Timeout,
+	}
+}
+
+// functionName is the Lambda name of functions/<fn>: fixed, so logs, the
+// console and VALIDATE_DATASET_FUNCTION can name it without a reference.
+func functionName(cfg config, fn string) string { return cfg.resourceName() + "-" + fn }
+
+// newFunction creates the Lambda of one route or worker with its own role
+// and log group. The caller adds the grants of its Access scopes to the role
+// once every function exists.
+func newFunction(stack awscdk.Stack, cfg config, spec functionSpec, env map[string]*string) (awslambda.Function, awsiam.Role, error) {
+	name := functionName(cfg, spec.Function)
 	if len(name) > 64 {
-		return nil, fmt.Errorf("route %q: Lambda name %q is longer than 64 characters", r.Key(), name)
+		return nil, nil, fmt.Errorf("%s: Lambda name %q is longer than 64 characters", spec.Owner, name)
 	}
-	statements, err := policyStatements(r, res)
-	if err != nil {
-		return nil, err
-	}
-	timeout := r.Timeout
+	timeout := spec.Timeout
 	if timeout == 0 {
 		timeout = defaultTimeoutSeconds
 	}
+	memory := spec.MemoryMB
+	if memory == 0 {
+		memory = defaultMemoryMB
+	}
+	if timeout < 1 || timeout > 900 {
+		return nil, nil, fmt.Errorf("%s: timeout %d s is outside Lambda's 1..900", spec.Owner, timeout)
+	}
+	if memory < 128 || memory > 10240 {
+		return nil, nil, fmt.Errorf("%s: memory %d MB is outside Lambda's 128..10240", spec.Owner, memory)
+	}
 
-	scope := constructs.NewConstruct(stack, jsii.String(r.Function))
+	scope := constructs.NewConstruct(stack, jsii.String(spec.Function))
 	logGroup := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
 		// Lambda's conventional name, so `aws logs tail /aws/lambda/<fn>` works.
 		LogGroupName:  jsii.String("/aws/lambda/" + name),
@@ -174,18 +259,15 @@ func newRouteFunction(stack awscdk.Stack, cfg config, r route.Route, env map[str
 		Description: jsii.String("Runtime role of " + name),
 	})
 	logGroup.GrantWrite(role)
-	for _, st := range statements {
-		role.AddToPolicy(st)
-	}
 
 	fn := awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName: jsii.String(name),
-		Description:  jsii.String(r.Key()),
+		Description:  jsii.String(spec.Description),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
-		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(cfg.AssetDir, r.Function)), nil),
-		MemorySize:   jsii.Number(defaultMemoryMB),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(cfg.AssetDir, spec.Function)), nil),
+		MemorySize:   jsii.Number(float64(memory)),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(float64(timeout))),
 		Environment:  &env,
 		Role:         role,
@@ -194,14 +276,18 @@ func newRouteFunction(stack awscdk.Stack, cfg config, r route.Route, env map[str
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("Queries on the app table's GSIs are authorised on <table ARN>/index/<name>; " +
-			"the wildcard covers exactly GSI1 and GSI2 of that one table, actions stay explicit."),
+			"the wildcard covers exactly GSI1 and GSI2 of that one table, actions stay explicit. " +
+			"Dataset objects are authorised on <datasets bucket ARN>/datasets/*: keys are per user and dataset " +
+			"(datasets/<user>/<dataset>/...), created at run time; the wildcard stops at the datasets/ prefix and actions stay explicit."),
 		AppliesTo: &[]interface{}{
-			// The table ARN is a cross-stack reference; cdk-nag renders it as
-			// <TableXXXX.Arn> or as the Fn::GetStackOutput of that attribute.
+			// The table and bucket ARNs are cross-stack references; cdk-nag
+			// renders them as <TableXXXX.Arn> or as the Fn::GetStackOutput
+			// of that attribute.
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::(<Table[0-9A-F]+\.Arn>|\{"Fn::GetStackOutput":.*"OutputName":"PublishOutputFnGetAttTable[0-9A-F]+Arn[0-9A-F]+"\}\})\/index\/\*$/g`)},
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::(<DatasetsBucket[0-9A-F]+\.Arn>|\{"Fn::GetStackOutput":.*"OutputName":"PublishOutputFnGetAttDatasetsBucket[0-9A-F]+Arn[0-9A-F]+"\}\})\/datasets\/\*$/g`)},
 		},
 	}}, jsii.Bool(true))
-	return fn, nil
+	return fn, role, nil
 }
 
 // corsMethods lists the methods of the route table for the CORS preflight

@@ -4,13 +4,23 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/brightrun/brightrun/pkg/blob"
 	"github.com/brightrun/brightrun/pkg/dynamo/schema"
 )
+
+// Event archive: every event on the bus, replayable for this long.
+const eventArchiveRetentionDays = 30
+
+// deletedObjectExpiryDays: objects tagged blob.DeletedTag=true expire this
+// many days after their creation (S3 counts lifecycle age from creation, so
+// an older object goes at the next daily lifecycle run after tagging).
+const deletedObjectExpiryDays = 1
 
 // StatefulStack holds everything that stores data: the table, the buckets
 // and the Cognito user pool (the accounts) with its app client. It changes
@@ -20,6 +30,11 @@ import (
 // than next to its JWT authorizer: in the service stack, destroying that
 // stack orphaned the retained pool and the next deploy created a new, empty
 // one (every account gone from the app's point of view).
+//
+// The EventBridge bus lives here too: it is the integration point that
+// producers and consumers of several stacks (service now, training later)
+// reference by name, and its archive keeps 30 days of events for replay; a
+// redeploy or replacement of the service stack must not take either away.
 type StatefulStack struct {
 	awscdk.Stack
 	Table          awsdynamodb.Table
@@ -27,6 +42,7 @@ type StatefulStack struct {
 	ModelsBucket   awss3.Bucket
 	UserPool       awscognito.UserPool
 	Client         awscognito.UserPoolClient
+	EventBus       awsevents.EventBus
 }
 
 type statefulStackProps struct {
@@ -43,13 +59,35 @@ func newStatefulStack(scope constructs.Construct, id string, props *statefulStac
 	s.DatasetsBucket = newUploadBucket(stack, "DatasetsBucket", cfg)
 	s.ModelsBucket = newUploadBucket(stack, "ModelsBucket", cfg)
 	s.UserPool, s.Client = newUserPool(stack, cfg)
+	s.EventBus = newEventBus(stack, cfg)
 
 	output(stack, "TableName", s.Table.TableName(), "DynamoDB table (TABLE_NAME)")
 	output(stack, "DatasetsBucketName", s.DatasetsBucket.BucketName(), "S3 bucket for dataset uploads")
 	output(stack, "ModelsBucketName", s.ModelsBucket.BucketName(), "S3 bucket for trained model artifacts")
 	output(stack, "UserPoolId", s.UserPool.UserPoolId(), "Cognito user pool id (COGNITO_USER_POOL_ID)")
 	output(stack, "UserPoolClientId", s.Client.UserPoolClientId(), "Cognito app client id (COGNITO_CLIENT_ID)")
+	output(stack, "EventBusName", s.EventBus.EventBusName(), "EventBridge bus of BrightRun events (EVENT_BUS_NAME)")
 	return s
+}
+
+// newEventBus is the custom bus brightrun-<stage> every BrightRun event goes
+// to (pkg/event), with an archive of everything on it. Neither is retained:
+// the bus holds no data and the archive is a replay buffer, not a record
+// (the table is); a fixed, retained bus name would block re-creating the
+// stack.
+func newEventBus(stack awscdk.Stack, cfg config) awsevents.EventBus {
+	bus := awsevents.NewEventBus(stack, jsii.String("EventBus"), &awsevents.EventBusProps{
+		EventBusName: jsii.String(cfg.resourceName()),
+		Description:  jsii.String("BrightRun " + cfg.Stage + " domain events (DatasetValidated, …)"),
+	})
+	bus.Archive(jsii.String("Archive"), &awsevents.BaseArchiveProps{
+		ArchiveName: jsii.String(cfg.resourceName() + "-events"),
+		Description: jsii.String("Every event of the " + cfg.resourceName() + " bus, for replay"),
+		// Matches every event on the bus: all of them come from this account.
+		EventPattern: &awsevents.EventPattern{Account: jsii.Strings(*stack.Account())},
+		Retention:    awscdk.Duration_Days(jsii.Number(eventArchiveRetentionDays)),
+	})
+	return bus
 }
 
 // newTable builds the one table from schema.Definition(), the same
@@ -184,10 +222,19 @@ func newUploadBucket(stack awscdk.Stack, id string, cfg config) awss3.Bucket {
 			ExposedHeaders: jsii.Strings("ETag"),
 			MaxAge:         jsii.Number(3600),
 		}},
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:                                  jsii.String("abort-incomplete-multipart-uploads"),
-			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
-		}},
+		LifecycleRules: &[]*awss3.LifecycleRule{
+			{
+				Id:                                  jsii.String("abort-incomplete-multipart-uploads"),
+				AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+			},
+			{
+				// Deletion is a tag (blob.MarkDeleted): functions never need
+				// s3:DeleteObject and no sweeper is needed.
+				Id:         jsii.String("expire-deleted-objects"),
+				TagFilters: &map[string]interface{}{blob.DeletedTag: "true"},
+				Expiration: awscdk.Duration_Days(jsii.Number(deletedObjectExpiryDays)),
+			},
+		},
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(b, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-S1"),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/brightrun/brightrun/pkg/blob"
 	"github.com/brightrun/brightrun/pkg/dataset"
 	"github.com/brightrun/brightrun/pkg/dataset/datasetgen"
 	"github.com/brightrun/brightrun/pkg/event"
@@ -386,4 +391,32 @@ func TestDatasetWithNoRecognisableLine(t *testing.T) {
 	if d.Status != dataset.StatusError || d.Format != nil || d.CountsByCode[dataset.CodeInvalidJSON] != 2 || d.ValidationErrors[0].Line == 0 && len(d.ValidationErrors) < 2 {
 		t.Fatalf("got status %s format %v counts %v issues %+v", d.Status, d.Format, d.CountsByCode, d.ValidationErrors)
 	}
+}
+
+// TestDatasetDeletedBeforeUploadFinished: a file that lands after its
+// dataset was deleted is tagged for the bucket's expiry rule, not kept.
+func TestDatasetDeletedBeforeUploadFinished(t *testing.T) {
+	a := signUp(t, "Hasty")
+	body := generated(t, 32<<10, 9, 0)
+	c := createDataset(t, a.Token, "Hasty", "h.jsonl", len(body))
+	api.Expect(t, testkit.Request{Method: "DELETE", Path: "/api/datasets/" + c.Dataset.ID, Token: a.Token}, http.StatusOK, "")
+	putTo(t, c.UploadURL, body)
+	st.Host.WaitAsync()
+	tags, err := s3Client().GetObjectTagging(t.Context(), &s3.GetObjectTaggingInput{Bucket: aws.String(datasetsBucket), Key: aws.String(c.StoragePath)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags.TagSet) != 1 || *tags.TagSet[0].Key != blob.DeletedTag || *tags.TagSet[0].Value != "true" {
+		t.Fatalf("tags of the late upload: got %+v, want %s=true", tags.TagSet, blob.DeletedTag)
+	}
+	if evs := validatedEvents(t, c.Dataset.ID); len(evs) != 0 {
+		t.Fatalf("a deleted dataset was validated: %+v", evs)
+	}
+}
+
+func s3Client() *s3.Client {
+	return s3.New(s3.Options{BaseEndpoint: aws.String(st.S3URL), Region: "us-east-1", UsePathStyle: true,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: s3AccessKey, SecretAccessKey: s3SecretKey}, nil
+		})})
 }

@@ -283,6 +283,11 @@ func (s *Service) ObjectCreated(ctx context.Context, bucket, key string) error {
 	}
 	d, err := s.Store.Dataset(ctx, userID, id, false)
 	if apperr.KindOf(err) == apperr.NotFound {
+		// An upload that finished after its dataset was deleted: let the
+		// bucket's lifecycle rule remove it like any deleted dataset's file.
+		if err := s.Blob.MarkDeleted(ctx, bucket, key); err != nil && apperr.KindOf(err) != apperr.NotFound {
+			return err
+		}
 		return nil
 	}
 	if err != nil {
@@ -399,7 +404,10 @@ func (s *Service) Update(ctx context.Context, userID, id string, in UpdateInput)
 }
 
 // Delete hides the dataset at once; its object is tagged, and the
-// bucket's lifecycle rule removes tagged objects a day later.
+// bucket's lifecycle rule removes tagged objects a day later. A dataset
+// still uploading has no object yet: the lifecycle rule aborts unfinished
+// multipart uploads, and a file that still arrives is tagged by
+// ObjectCreated.
 func (s *Service) Delete(ctx context.Context, userID, id string) error {
 	d, err := s.Store.Dataset(ctx, userID, id, false)
 	if err != nil {
@@ -407,6 +415,9 @@ func (s *Service) Delete(ctx context.Context, userID, id string) error {
 	}
 	if err := s.Store.DeleteDataset(ctx, userID, id, s.now()); err != nil {
 		return err
+	}
+	if d.Status == StatusUploading {
+		return nil
 	}
 	if err := s.Blob.MarkDeleted(ctx, s.Bucket, d.StoragePath); err != nil && apperr.KindOf(err) != apperr.NotFound {
 		return err

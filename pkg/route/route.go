@@ -82,7 +82,7 @@ var Workers = []Worker{
 	// Streams the object through the validator: ~100 MB/s with exact token
 	// counts, so 10 GiB takes ~2 minutes; 15 minutes is Lambda's maximum.
 	// 1 GB of memory buys a full vCPU; the validator needs < 64 MiB.
-	{Function: "validate-dataset", Trigger: TriggerDatasetUpload, Timeout: 900, MemoryMB: 1024, Access: []string{TableWrite, DatasetsRead, EventsPut}},
+	{Function: "validate-dataset", Trigger: TriggerDatasetUpload, Timeout: 900, MemoryMB: 1024, Access: []string{TableWrite, DatasetsRead, DatasetsTag, EventsPut}},
 }
 
 // Functions lists every function name: HTTP routes, then workers.

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/brightrun/brightrun/pkg/route"
+)
+
+// Asynchronous invocation of workers (S3 notifications and the confirm
+// route's InvocationType=Event both are): Lambda retries a failed run twice,
+// drops events older than 6 hours, and sends what it gives up on to the
+// worker's failure queue, where it stays 14 days.
+const (
+	workerRetryAttempts       = 2
+	workerMaxEventAgeSeconds  = 6 * 60 * 60
+	workerFailureRetentionDay = 14
+)
+
+// workerTrigger wires one kind of route.Worker.Trigger to a function.
+type workerTrigger struct {
+	Describe string
+	Add      func(t *triggers, fn awslambda.Function, w route.Worker) error
+}
+
+// workerTriggers is the only place that knows what a trigger means in AWS;
+// an unknown trigger fails synth.
+var workerTriggers = map[string]workerTrigger{
+	route.TriggerDatasetUpload: {
+		Describe: "S3 ObjectCreated under " + datasetsPrefix + " in the datasets bucket",
+		Add:      datasetUploadTrigger,
+	},
+}
+
+func knownTriggers() []string {
+	s := make([]string, 0, len(workerTriggers))
+	for k := range workerTriggers {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+func workerSpec(w route.Worker) (functionSpec, error) {
+	owner := fmt.Sprintf("worker %q", w.Function)
+	tr, ok := workerTriggers[w.Trigger]
+	if !ok {
+		return functionSpec{}, fmt.Errorf("%s: unknown trigger %q; known triggers: %v (add it to workerTriggers in infra/workers.go)",
+			owner, w.Trigger, knownTriggers())
+	}
+	return functionSpec{
+		Function:    w.Function,
+		Owner:       owner,
+		Description: "worker: " + tr.Describe,
+		Access:      w.Access,
+		Timeout:     w.Timeout,
+		MemoryMB:    w.MemoryMB,
+	}, nil
+}
+
+// triggers holds what the triggers of one service stack share.
+type triggers struct {
+	stack    awscdk.Stack
+	stateful *StatefulStack
+	datasets awss3.IBucket // imported once, see datasetUploadTrigger
+}
+
+// addWorkerTriggers wires every worker to its trigger.
+func addWorkerTriggers(stack awscdk.Stack, stateful *StatefulStack, fns map[string]awslambda.Function, workers []route.Worker) error {
+	t := &triggers{stack: stack, stateful: stateful}
+	for _, w := range workers {
+		if err := workerTriggers[w.Trigger].Add(t, fns[w.Function], w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// datasetUploadTrigger: an S3 event notification (s3:ObjectCreated:*, key
+// prefix datasets/) from the datasets bucket to the worker.
+//
+// The bucket is in the stateful stack, the function here. A notification is
+// a property of AWS::S3::Bucket, so setting it on the stateful bucket would
+// make the stateful stack reference this stack's function while this stack
+// references the stateful stack's table and bucket: a cycle. Instead the
+// bucket is imported here by name and ARN, and CDK's
+// Custom::S3BucketNotifications (one small handler Lambda per stack)
+// merges this stack's notification into the bucket's configuration and
+// removes it again when this stack is deleted (Managed: false for imported
+// buckets: other notifications on the bucket are left alone). The
+// dependency stays one way, service -> stateful. S3 checks at
+// PutBucketNotificationConfiguration that it may invoke the function; the
+// custom resource depends on the Lambda permission below, so the order is
+// right on the first deploy.
+func datasetUploadTrigger(t *triggers, fn awslambda.Function, w route.Worker) error {
+	if t.datasets == nil {
+		t.datasets = awss3.Bucket_FromBucketAttributes(t.stack, jsii.String("DatasetsBucketRef"), &awss3.BucketAttributes{
+			BucketName: t.stateful.DatasetsBucket.BucketName(),
+			BucketArn:  t.stateful.DatasetsBucket.BucketArn(),
+		})
+	}
+	// LambdaDestination adds the permission: lambda:InvokeFunction for
+	// s3.amazonaws.com, SourceArn the bucket, SourceAccount this account.
+	t.datasets.AddEventNotification(awss3.EventType_OBJECT_CREATED, awss3notifications.NewLambdaDestination(fn),
+		&awss3.NotificationKeyFilter{Prefix: jsii.String(datasetsPrefix)})
+	return configureNotificationsHandler(t.stack)
+}
+
+// configureNotificationsHandler gives CDK's bucket-notifications handler (a
+// singleton per stack) a log group with the retention of every other
+// function, and suppresses the one cdk-nag finding about it that is CDK's
+// design, not ours.
+func configureNotificationsHandler(stack awscdk.Stack) error {
+	const logsID = "NotificationsHandlerLogs"
+	if stack.Node().TryFindChild(jsii.String(logsID)) != nil {
+		return nil // configured by an earlier notification
+	}
+	var handler constructs.Construct
+	for _, c := range *stack.Node().Children() {
+		if h, ok := c.(constructs.Construct); ok && strings.HasPrefix(*c.Node().Id(), "BucketNotificationsHandler") {
+			handler = h
+		}
+	}
+	if handler == nil {
+		return fmt.Errorf("infra: CDK's BucketNotificationsHandler not found in %s (did aws-cdk-lib rename it?)", *stack.StackName())
+	}
+	cfn, ok := handler.Node().DefaultChild().(awscdk.CfnResource)
+	if !ok || *cfn.CfnResourceType() != "AWS::Lambda::Function" {
+		return fmt.Errorf("infra: BucketNotificationsHandler of %s has no AWS::Lambda::Function", *stack.StackName())
+	}
+	logs := awslogs.NewLogGroup(stack, jsii.String(logsID), &awslogs.LogGroupProps{
+		Retention:     logRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	// Its role has AWSLambdaBasicExecutionRole, which covers any log group.
+	cfn.AddPropertyOverride(jsii.String("LoggingConfig"), map[string]interface{}{"LogGroup": logs.LogGroupName()})
+	cdknag.NagSuppressions_AddResourceSuppressions(handler, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM4"),
+		Reason: jsii.String("CDK's Custom::S3BucketNotifications handler always attaches AWSLambdaBasicExecutionRole (logs only); " +
+			"its own permissions are s3:Get/PutBucketNotification on the datasets bucket alone. It runs only during deployments."),
+		AppliesTo: &[]interface{}{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+	}}, jsii.Bool(true))
+	return nil
+}
+
+// addAsyncInvokeConfig sets retries, maximum event age and the on-failure
+// destination of a worker. An on-failure destination rather than a DLQ: the
+// record carries the request, the function's error and the reason
+// (RetriesExhausted, EventAgeExceeded), a DLQ only the request.
+func addAsyncInvokeConfig(scope constructs.Construct, fn awslambda.Function, role awsiam.Role, cfg config, w route.Worker) {
+	queue := awssqs.NewQueue(scope, jsii.String("Failures"), &awssqs.QueueProps{
+		QueueName:       jsii.String(functionName(cfg, w.Function) + "-failures"),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(workerFailureRetentionDay)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(queue, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is the on-failure destination of " + functionName(cfg, w.Function) +
+			": it holds failed asynchronous invocations for inspection and is not consumed, so it needs no DLQ of its own."),
+	}}, jsii.Bool(true))
+	// Exactly what Lambda needs to deliver to the destination (SqsDestination
+	// would also grant GetQueueAttributes and GetQueueUrl).
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:    awsiam.Effect_ALLOW,
+		Actions:   jsii.Strings("sqs:SendMessage"),
+		Resources: jsii.Strings(*queue.QueueArn()),
+	}))
+	invokeCfg := awslambda.NewCfnEventInvokeConfig(scope, jsii.String("AsyncInvoke"), &awslambda.CfnEventInvokeConfigProps{
+		FunctionName:             fn.FunctionName(),
+		Qualifier:                jsii.String("$LATEST"),
+		MaximumRetryAttempts:     jsii.Number(workerRetryAttempts),
+		MaximumEventAgeInSeconds: jsii.Number(workerMaxEventAgeSeconds),
+		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: queue.QueueArn()},
+		},
+	})
+	// Lambda checks the role may send to the destination when the config
+	// is written: the policy must exist first.
+	invokeCfg.Node().AddDependency(role)
+}
