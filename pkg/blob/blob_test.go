@@ -227,3 +227,17 @@ func TestMultipart(t *testing.T) {
 		})
 	}
 }
+
+// TestPresignedPutExpiresOnVersity: versitygw reads the real clock, so the
+// URL gets a one-second lifetime and is used after it.
+func TestPresignedPutExpiresOnVersity(t *testing.T) {
+	srv := servers(t)["versitygw"](t, &recorder{})
+	u, err := blob.New(srv.Client()).PresignPut(context.Background(), bucket, "datasets/late", 2, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if status, _ := put(t, u, []byte("ok")); status != http.StatusForbidden {
+		t.Fatalf("expired URL: got %d, want 403", status)
+	}
+}
