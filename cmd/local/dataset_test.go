@@ -348,6 +348,8 @@ func TestDatasetBadInput(t *testing.T) {
 		{"list cursor", testkit.Request{Method: "GET", Path: "/api/datasets?cursor=abc", Token: a.Token}, 400, "VALIDATION_ERROR", "cursor"},
 		{"list bad sort", testkit.Request{Method: "GET", Path: "/api/datasets?sort_by=size", Token: a.Token}, 400, "VALIDATION_ERROR", "sort_by"},
 		{"get unknown", testkit.Request{Method: "GET", Path: "/api/datasets/nope", Token: a.Token}, 404, "NOT_FOUND", ""},
+		{"null name", testkit.Request{Method: "PATCH", Path: "/api/datasets/nope", Token: a.Token, Body: `{"name":null}`}, 400, "VALIDATION_ERROR", "name"},
+		{"trailing slash is another route", testkit.Request{Method: "GET", Path: "/api/datasets/", Token: a.Token}, 404, "", ""},
 		{"no token", testkit.Request{Method: "GET", Path: "/api/datasets"}, 401, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/brightrun/brightrun/pkg/apperr"
 )
@@ -46,7 +47,7 @@ func ParseListQuery(q map[string]string, page, limit int) (ListQuery, error) {
 		}
 		lq.TrainingReady = &b
 	}
-	if len(lq.Search) > maxName {
+	if utf8.RuneCountInString(lq.Search) > maxName {
 		fields.Add("search", "must be at most %d characters", maxName)
 	}
 	switch v := q["sort_by"]; v {

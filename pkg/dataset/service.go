@@ -379,7 +379,9 @@ func (s *Service) Update(ctx context.Context, userID, id string, in UpdateInput)
 	var name *string
 	if in.Name.Set {
 		n := strings.TrimSpace(in.Name.Value)
-		if l := utf8.RuneCountInString(n); in.Name.Null || l == 0 || l > maxName {
+		if l := utf8.RuneCountInString(n); in.Name.Null {
+			fields.Add("name", "cannot be null")
+		} else if l == 0 || l > maxName {
 			fields.Add("name", "must be 1 to %d characters", maxName)
 		}
 		name = &n

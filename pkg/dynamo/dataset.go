@@ -47,6 +47,7 @@ type datasetItem struct {
 	ErrorCount        int     `dynamodbav:"errorCount"`
 	WarningCount      int     `dynamodbav:"warningCount"`
 	CountsByCode      string  `dynamodbav:"countsByCode,omitempty"` // JSON
+	IssuesTruncated   bool    `dynamodbav:"issuesTruncated"`
 	UploadedAt        string  `dynamodbav:"uploadedAt,omitempty"`
 	ValidatedAt       string  `dynamodbav:"validatedAt,omitempty"`
 	CreatedAt         string  `dynamodbav:"createdAt"`
@@ -80,7 +81,7 @@ func (it datasetItem) dataset() dataset.Dataset {
 	d := dataset.Dataset{
 		ID: it.ID, UserID: it.UserID, Name: it.Name, Description: it.Description, Status: dataset.Status(it.Status),
 		StorageBucket: it.Bucket, StoragePath: it.Key, FileName: it.FileName, FileSize: it.FileSize,
-		TrainingReady: it.TrainingReady, ErrorCount: it.ErrorCount, WarningCount: it.WarningCount,
+		TrainingReady: it.TrainingReady, ErrorCount: it.ErrorCount, WarningCount: it.WarningCount, IssuesTruncated: it.IssuesTruncated,
 		UploadedAt: optTime(it.UploadedAt), ValidatedAt: optTime(it.ValidatedAt), DeletedAt: optTime(it.DeletedAt),
 		MultipartUploadID: it.MultipartUploadID, ValidationToken: it.ValidationToken, ValidationStarted: optTime(it.ValidationStarted),
 	}
@@ -173,7 +174,6 @@ func (s *Store) Dataset(ctx context.Context, userID, id string, withReport bool)
 		if err := json.Unmarshal([]byte(ri.Samples), &d.SampleData); err != nil {
 			return dataset.Dataset{}, apperr.Wrap(err, "dataset report %s samples", id)
 		}
-		d.IssuesTruncated = ri.Truncated
 	}
 	return d, nil
 }
@@ -314,10 +314,11 @@ func (s *Store) FinishValidation(ctx context.Context, userID, id, token string, 
 		":status": str(string(r.Status)), ":gsi": str(datasetGSI2SK(string(r.Status), id)), ":validating": str(string(dataset.StatusValidating)),
 		":token": str(token), ":ready": &types.AttributeValueMemberBOOL{Value: r.Status == dataset.StatusReady},
 		":stats": str(string(stats)), ":counts": str(string(counts)), ":errors": num(int64(r.ErrorCount)), ":warnings": num(int64(r.WarningCount)),
-		":now": str(ts(now)),
+		":truncated": &types.AttributeValueMemberBOOL{Value: r.IssuesTruncated},
+		":now":       str(ts(now)),
 	}
 	set := "SET #status = :status, GSI2SK = :gsi, trainingReady = :ready, stats = :stats, countsByCode = :counts, " +
-		"errorCount = :errors, warningCount = :warnings, validatedAt = :now, updatedAt = :now"
+		"errorCount = :errors, warningCount = :warnings, issuesTruncated = :truncated, validatedAt = :now, updatedAt = :now"
 	var remove []string
 	for name, v := range map[string]string{"sha256": r.SHA256, "errorMessage": r.ErrorMessage} {
 		if v == "" {

@@ -103,6 +103,11 @@ func (s *Service) LogIn(ctx context.Context, in LogInInput) (Token, error) {
 	if err := fields.Err(); err != nil {
 		return Token{}, err
 	}
+	if len(email) > maxEmail || len(in.Password) > maxPasswordByte {
+		// No account can have these: answer like any wrong credential
+		// without sending oversized input to the provider.
+		return Token{}, apperr.New(apperr.Unauthorized, "invalid email or password").WithCode("INVALID_CREDENTIALS")
+	}
 	return s.provider.Authenticate(ctx, email, in.Password)
 }
 

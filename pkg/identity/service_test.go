@@ -257,3 +257,31 @@ func TestLogInRequiresFields(t *testing.T) {
 		t.Fatalf("fields: got %v, want email and password", got)
 	}
 }
+
+type countingProvider struct {
+	fakeProvider
+	calls int
+}
+
+func (p *countingProvider) Authenticate(context.Context, string, string) (identity.Token, error) {
+	p.calls++
+	return identity.Token{}, nil
+}
+
+// Credentials no account can have never reach the provider.
+func TestLogInRejectsImpossibleCredentials(t *testing.T) {
+	p := &countingProvider{}
+	svc := identity.NewService(p, &fakeProfiles{}, clock)
+	for _, in := range []identity.LogInInput{
+		{Email: "a@b.com", Password: strings.Repeat("p", 73)},
+		{Email: strings.Repeat("e", 250) + "@b.com", Password: "12345678"},
+	} {
+		_, err := svc.LogIn(ctx, in)
+		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Unauthorized || e.Code != "INVALID_CREDENTIALS" {
+			t.Errorf("got %v, want INVALID_CREDENTIALS", err)
+		}
+	}
+	if p.calls != 0 {
+		t.Fatalf("the provider was called %d times", p.calls)
+	}
+}

@@ -129,8 +129,10 @@ func (r Route) Match(method, path string) (map[string]string, bool) {
 	if method != r.Method {
 		return nil, false
 	}
-	want := strings.Split(strings.Trim(r.Path, "/"), "/")
-	got := strings.Split(strings.Trim(path, "/"), "/")
+	// No slash trimming: API Gateway routes /api/me/ apart from /api/me
+	// (the trailing slash makes an empty last segment, which never matches).
+	want := strings.Split(strings.TrimPrefix(r.Path, "/"), "/")
+	got := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	if len(want) != len(got) {
 		return nil, false
 	}
