@@ -23,3 +23,6 @@ func datasetSK(id string) string { return "DATASET#" + id }
 func datasetReportSK(id string) string { return "DATASETREPORT#" + id }
 
 func datasetGSI2SK(status, id string) string { return "DATASET#" + status + "#" + id }
+
+// costSummarySK is the month's running total: COSTSUM#2026-11.
+func costSummarySK(month string) string { return "COSTSUM#" + month }

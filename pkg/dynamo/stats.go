@@ -93,3 +93,23 @@ func (s *Store) count(ctx context.Context, in *dynamodb.QueryInput) (int, error)
 	}
 	return n, nil
 }
+
+// SpentInMonth is the user's cost summary for month ("2026-11"), or zero.
+func (s *Store) SpentInMonth(ctx context.Context, userID, month string) (money.Amount, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(userPK(userID), costSummarySK(month)),
+		ProjectionExpression: aws.String("#total"), ExpressionAttributeNames: map[string]string{"#total": "total"},
+	})
+	if err != nil {
+		return 0, apperr.Wrap(err, "cost summary of %s for %s", userID, month)
+	}
+	n, ok := out.Item["total"].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return 0, apperr.Wrap(err, "cost summary of %s for %s", userID, month)
+	}
+	return money.Amount(v), nil
+}

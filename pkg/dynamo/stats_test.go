@@ -63,3 +63,24 @@ func TestStats(t *testing.T) {
 		}
 	}
 }
+
+func TestSpentInMonth(t *testing.T) {
+	s, table := testkit.Table(t)
+	db := testkit.DynamoClient(t)
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "USER#a"}, "SK": &types.AttributeValueMemberS{Value: "COSTSUM#2026-11"},
+		"total": &types.AttributeValueMemberN{Value: "4250000"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user, month string
+		want        money.Amount
+	}{{"a", "2026-11", 4_250_000}, {"a", "2026-10", 0}, {"b", "2026-11", 0}} {
+		got, err := s.SpentInMonth(ctx, c.user, c.month)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s: got %d, %v; want %d", c.user, c.month, got, err, c.want)
+		}
+	}
+}
