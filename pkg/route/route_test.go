@@ -154,7 +154,7 @@ var (
 	pathSegment  = regexp.MustCompile(`^([a-z0-9]+(-[a-z0-9]+)*|\{[a-z][a-zA-Z0-9]*\})$`)
 	functionVerb = []string{
 		// Extend when a function needs a new verb; keep names verb-noun.
-		"get", "list", "create", "update", "delete", "sign", "log", "complete", "confirm", "validate", "estimate",
+		"get", "list", "create", "update", "delete", "sign", "log", "complete", "confirm", "validate",
 		"estimate", "cancel", "download", "mark", "record", "notify", "sweep", "submit", "poll", "finalize",
 		"copy", "stream", "start", "stop", "read", "send", "compute", "accrue", "check", "refresh",
 	}
