@@ -108,17 +108,21 @@ var accessGrants = map[string]grant{
 		Actions:   append(append([]string{}, tableReadActions...), tableWriteActions...),
 		Resources: tableAndIndexes,
 	},
-	// SignUp and InitiateAuth(USER_PASSWORD_AUTH) are unauthenticated Cognito
-	// APIs and need no IAM; the admin calls below confirm a sign-up, set the
-	// role attribute (which the app client may not write) and undo a failed
-	// sign-up.
-	route.Identity: {
+	// InitiateAuth(USER_PASSWORD_AUTH) is an unauthenticated Cognito API and
+	// needs no IAM. The admin calls are exactly those pkg/cognito makes:
+	// sign-up creates the user (self sign-up is off in the pool) and sets
+	// its password, a failed sign-up deletes it again, and update-user sets
+	// the role attribute (which the app client may not write).
+	route.IdentityRegister: {
 		Actions: []string{
-			"cognito-idp:AdminConfirmSignUp",
-			"cognito-idp:AdminDeleteUser",
-			"cognito-idp:AdminUpdateUserAttributes",
-			"cognito-idp:AdminGetUser",
+			"cognito-idp:AdminCreateUser",
+			"cognito-idp:AdminSetUserPassword",
+			"cognito-idp:AdminDeleteUser", // rollback of a failed sign-up
 		},
+		Resources: func(r grantResources) []string { return []string{r.UserPoolArn} },
+	},
+	route.IdentityRoles: {
+		Actions:   []string{"cognito-idp:AdminUpdateUserAttributes"},
 		Resources: func(r grantResources) []string { return []string{r.UserPoolArn} },
 	},
 	// GetObject also authorises HeadObject (pkg/blob Head) and streaming reads.

@@ -171,8 +171,10 @@ func TestServiceUsesUserPoolOfStatefulStack(t *testing.T) {
 		}
 	}
 	identity := map[string]bool{}
-	for _, a := range accessGrants[route.Identity].Actions {
-		identity[a] = true
+	for _, scope := range []string{route.IdentityRegister, route.IdentityRoles} {
+		for _, a := range accessGrants[scope].Actions {
+			identity[a] = true
+		}
 	}
 	n := 0
 	for id, p := range resourcesOfType(f.service, "AWS::IAM::Policy") {
@@ -193,6 +195,75 @@ func TestServiceUsesUserPoolOfStatefulStack(t *testing.T) {
 	if n == 0 {
 		t.Error("no identity grant found")
 	}
+}
+
+// The identity scope is exactly the admin calls pkg/cognito makes, on the
+// pool of the stateful stack: create a user and set its password (sign-up;
+// self sign-up is off), delete it (rollback of a failed sign-up) and set
+// custom:role (update-user). Nothing else: no AdminConfirmSignUp (there is
+// no SignUp to confirm), no AdminGetUser (unused). Only the functions with
+// the scope get any Cognito action.
+func TestIdentityGrant(t *testing.T) {
+	wantByScope := map[string][]string{
+		route.IdentityRegister: {"cognito-idp:AdminCreateUser", "cognito-idp:AdminDeleteUser", "cognito-idp:AdminSetUserPassword"},
+		route.IdentityRoles:    {"cognito-idp:AdminUpdateUserAttributes"},
+	}
+	for scope, want := range wantByScope {
+		if got := sortedCopy(accessGrants[scope].allActions()); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s actions:\n got  %v\n want %v", scope, got, want)
+		}
+	}
+
+	f := appFixture(t)
+	poolID, _ := userPoolAndClientIDs(t, f)
+	pool := "${" + poolID + ".Arn}"
+	withScope := 0
+	for _, fn := range route.Functions() {
+		var got, want []string
+		for grant := range f.grantsOf(t, fn) {
+			if strings.HasPrefix(grant, "cognito-idp:") {
+				got = append(got, grant)
+			}
+		}
+		for scope, actions := range wantByScope {
+			if hasScope(fn, scope) {
+				withScope++
+				for _, a := range actions {
+					want = append(want, a+" on "+pool)
+				}
+			}
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Cognito grants of %s:\n got  %v\n want %v", fn, got, want)
+		}
+	}
+	if withScope != 2 {
+		t.Errorf("functions with an identity scope: got %d, want 2 (sign-up, update-user; log-in needs none)", withScope)
+	}
+}
+
+// hasScope reports whether the route or worker behind function fn has the
+// access scope.
+func hasScope(fn, scope string) bool {
+	for _, r := range route.Table {
+		if r.Function == fn && contains(r.Access, scope) {
+			return true
+		}
+	}
+	for _, w := range route.Workers {
+		if w.Function == fn && contains(w.Access, scope) {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
 }
 
 // userPoolAndClientIDs returns the logical ids of the one user pool and the
@@ -237,13 +308,17 @@ func flattenJoin(v interface{}) string {
 	return strings.Join(parts, sep)
 }
 
-// The pool is in the stateful stack, retained and deletion-protected. The
-// app client signs in with a password, has no secret, issues 1 h id tokens
-// and cannot write custom:role (so SignUp cannot choose a role).
+// The pool is in the stateful stack, retained and deletion-protected, and
+// only admins create users: self sign-up is off, because the app client id
+// is public (the `aud` of every ID token) and Cognito's SignUp would let
+// anyone squat someone else's email (ADR 0002). The app client signs in
+// with a password, has no secret, issues 1 h id tokens and cannot write
+// custom:role (so no user can choose their role).
 func TestUserPoolAndClient(t *testing.T) {
 	f := appFixture(t)
 	poolID, _ := userPoolAndClientIDs(t, f)
 	pool := resourcesOfType(f.stateful, "AWS::Cognito::UserPool")[poolID]
+	adminCreate, _ := props(pool)["AdminCreateUserConfig"].(map[string]interface{})
 	for _, c := range []struct {
 		name      string
 		got, want interface{}
@@ -251,10 +326,15 @@ func TestUserPoolAndClient(t *testing.T) {
 		{"DeletionProtection", props(pool)["DeletionProtection"], "ACTIVE"},
 		{"DeletionPolicy", pool["DeletionPolicy"], "Retain"},
 		{"UpdateReplacePolicy", pool["UpdateReplacePolicy"], "Retain"},
+		{"AdminCreateUserConfig.AllowAdminCreateUserOnly (self sign-up off)", adminCreate["AllowAdminCreateUserOnly"], true},
 	} {
 		if c.got != c.want {
 			t.Errorf("user pool %s %s: got %v, want %v", poolID, c.name, c.got, c.want)
 		}
+	}
+	if got := strs(props(pool)["AutoVerifiedAttributes"]); len(got) != 0 {
+		// No verification mails: sign-up marks the email verified itself.
+		t.Errorf("user pool %s AutoVerifiedAttributes: got %v, want none", poolID, got)
 	}
 	for _, c := range resourcesOfType(f.stateful, "AWS::Cognito::UserPoolClient") {
 		p := props(c)
@@ -287,7 +367,7 @@ func TestUserPoolAndClient(t *testing.T) {
 	check(t, "user pool", func() {
 		f.tplState.HasResourceProperties(jsii.String("AWS::Cognito::UserPool"), map[string]interface{}{
 			"UsernameAttributes":    []interface{}{"email"},
-			"AdminCreateUserConfig": map[string]interface{}{"AllowAdminCreateUserOnly": false},
+			"AdminCreateUserConfig": assertions.Match_ObjectLike(&map[string]interface{}{"AllowAdminCreateUserOnly": true}),
 			"Policies":              map[string]interface{}{"PasswordPolicy": assertions.Match_ObjectLike(&map[string]interface{}{"MinimumLength": 8})},
 			"Schema": assertions.Match_ArrayWith(&[]interface{}{
 				assertions.Match_ObjectLike(&map[string]interface{}{"Name": "name", "Mutable": true}),

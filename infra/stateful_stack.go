@@ -125,18 +125,24 @@ func newTable(stack awscdk.Stack, cfg config) awsdynamodb.Table {
 	return table
 }
 
-// newUserPool: email is the username, users sign themselves up through the
-// sign-up Lambda, and the role lives in custom:role, which only the Lambdas
-// (IAM AdminUpdateUserAttributes) can write.
+// newUserPool: email is the username, accounts are created only by the
+// sign-up Lambda (IAM AdminCreateUser + AdminSetUserPassword), and the role
+// lives in custom:role, which only the Lambdas' admin calls can write.
 func newUserPool(stack awscdk.Stack, cfg config) (awscognito.UserPool, awscognito.UserPoolClient) {
 	pool := awscognito.NewUserPool(stack, jsii.String("UserPool"), &awscognito.UserPoolProps{
 		UserPoolName:        jsii.String(cfg.resourceName()),
 		SignInAliases:       &awscognito.SignInAliases{Email: jsii.Bool(true)},
 		SignInCaseSensitive: jsii.Bool(false),
-		SelfSignUpEnabled:   jsii.Bool(true),
-		// The sign-up Lambda confirms accounts with AdminConfirmSignUp, so
-		// Cognito must not mail verification codes: the default sender is
-		// capped at 50 mails a day and a code nobody asks for confuses users.
+		// Off (AdminCreateUserConfig.AllowAdminCreateUserOnly): the app
+		// client id is public (the `aud` of every ID token), so with self
+		// sign-up anyone could call Cognito's SignUp with someone else's
+		// email and leave an unconfirmed user that blocks the real sign-up
+		// (EMAIL_EXISTS). The sign-up Lambda is the only way in.
+		SelfSignUpEnabled: jsii.Bool(false),
+		// The sign-up Lambda creates users with email_verified=true and no
+		// invitation (MessageAction SUPPRESS), so Cognito must not mail
+		// verification codes: the default sender is capped at 50 mails a
+		// day and a code nobody asks for confuses users.
 		AutoVerify: &awscognito.AutoVerifiedAttrs{Email: jsii.Bool(false)},
 		// The same rule the app checks (spec FR-1.4.1: at least 8
 		// characters); character-class rules would make Cognito reject
@@ -186,7 +192,8 @@ func newUserPool(stack awscdk.Stack, cfg config) (awscognito.UserPool, awscognit
 		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(1)),
 		PreventUserExistenceErrors: jsii.Bool(true),
 		// Explicit lists: custom:role is readable (it is a claim of the id
-		// token) but not writable, so SignUp cannot make anyone an admin.
+		// token) but not writable through the app client (user-level
+		// UpdateUserAttributes), so no user can make themselves an admin.
 		WriteAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
 			Email: jsii.Bool(true), Fullname: jsii.Bool(true),
 		}),

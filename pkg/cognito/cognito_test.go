@@ -12,14 +12,18 @@
 //
 // What it does not check: Cognito itself (pool configuration, password
 // policy, attribute permissions, real error messages), which cannot run
-// here. That needs a deployed pool.
+// here: for example that the pool accepts email_verified and custom:role
+// from AdminCreateUser, or that it refuses SignUp with self sign-up off.
+// That needs a deployed pool.
 package cognito
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -106,9 +110,9 @@ func (f *fakeCognito) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !handled {
 		switch op {
-		case "SignUp":
-			rep = ok(`{"UserConfirmed":false,"UserSub":"` + sub + `","CodeDeliveryDetails":null}`)
-		case "AdminConfirmSignUp", "AdminUpdateUserAttributes", "AdminDeleteUser":
+		case "AdminCreateUser":
+			rep = ok(createdUser(sub, sub))
+		case "AdminSetUserPassword", "AdminUpdateUserAttributes", "AdminDeleteUser":
 			rep = ok(`{}`)
 		case "InitiateAuth":
 			rep = ok(`{"AuthenticationResult":{"AccessToken":"access.jwt","ExpiresIn":3600,"IdToken":"header.payload.signature","RefreshToken":"refresh-token","TokenType":"Bearer"},"ChallengeParameters":{}}`)
@@ -118,6 +122,38 @@ func (f *fakeCognito) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rep.status)
 	_, _ = io.WriteString(w, rep.body)
+}
+
+// createdUser is AdminCreateUser's answer as the API reference shows it:
+// the new user in FORCE_CHANGE_PASSWORD with its attributes, sub among
+// them. In a pool whose username is the email (ours), Username is the sub;
+// in a pool with email as an alias it is the name given. subAttr "" leaves
+// the sub attribute out.
+func createdUser(username, subAttr string) string {
+	attrs := []map[string]string{
+		{"Name": "email", "Value": email},
+		{"Name": "email_verified", "Value": "true"},
+		{"Name": "name", "Value": "Ada Lovelace"},
+		{"Name": "custom:role", "Value": "USER"},
+	}
+	if subAttr != "" {
+		attrs = append([]map[string]string{{"Name": "sub", "Value": subAttr}}, attrs...)
+	}
+	b, _ := json.Marshal(map[string]any{"User": map[string]any{
+		"Username":             username,
+		"Attributes":           attrs,
+		"Enabled":              true,
+		"UserStatus":           "FORCE_CHANGE_PASSWORD",
+		"UserCreateDate":       1.7640612e9,
+		"UserLastModifiedDate": 1.7640612e9,
+	}})
+	return string(b)
+}
+
+func (f *fakeCognito) all() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }
 
 func (f *fakeCognito) ops() []string {
@@ -177,7 +213,13 @@ func setup(t *testing.T, answer func(op string, body map[string]any) (reply, boo
 
 // failOn answers op with rep and leaves every other call to the defaults.
 func failOn(op string, rep reply) func(string, map[string]any) (reply, bool) {
-	return func(got string, _ map[string]any) (reply, bool) { return rep, got == op }
+	return answers(map[string]reply{op: rep})
+}
+
+// answers answers each op of the map with its reply and leaves every other
+// call to the defaults.
+func answers(reps map[string]reply) func(string, map[string]any) (reply, bool) {
+	return func(got string, _ map[string]any) (reply, bool) { rep, ok := reps[got]; return rep, ok }
 }
 
 func attributes(t *testing.T, c call) map[string]string {
@@ -236,6 +278,11 @@ func registration() identity.Registration {
 	return identity.Registration{Email: email, Password: password, Name: "Ada Lovelace", Role: identity.RoleUser}
 }
 
+// Register creates the user with the admin API and then sets its password:
+// AdminCreateUser (no invitation mail, email taken as verified, name and
+// role at once), then AdminSetUserPassword on the new sub, permanent, which
+// confirms the account. No app-client call: self sign-up is off in the pool
+// (ADR 0002), so SignUp would fail there.
 func TestRegister(t *testing.T) {
 	p, fake := setup(t, nil)
 	got, err := p.Register(ctx, registration())
@@ -243,56 +290,102 @@ func TestRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got != sub {
-		t.Errorf("subject = %q, want the UserSub %q", got, sub)
+		t.Errorf("subject = %q, want the new user's sub %q", got, sub)
 	}
-	if ops, want := fake.ops(), []string{"SignUp", "AdminConfirmSignUp", "AdminUpdateUserAttributes"}; !slices.Equal(ops, want) {
+	if ops, want := fake.ops(), []string{"AdminCreateUser", "AdminSetUserPassword"}; !slices.Equal(ops, want) {
 		t.Fatalf("calls = %v, want %v", ops, want)
 	}
 
-	signUp := fake.only(t, "SignUp")
-	assertSigned(t, signUp, false)
-	if str(signUp, "ClientId") != clientID || str(signUp, "Username") != email || str(signUp, "Password") != password {
-		t.Errorf("SignUp ClientId %q Username %q Password %q, want %q %q %q", str(signUp, "ClientId"), str(signUp, "Username"), str(signUp, "Password"), clientID, email, password)
+	create := fake.only(t, "AdminCreateUser")
+	assertSigned(t, create, true)
+	if str(create, "UserPoolId") != poolID || str(create, "Username") != email {
+		t.Errorf("AdminCreateUser UserPoolId %q Username %q, want %q %q", str(create, "UserPoolId"), str(create, "Username"), poolID, email)
 	}
-	if _, ok := signUp.Body["UserPoolId"]; ok {
-		t.Error("SignUp carries UserPoolId; the app-client API takes only ClientId")
+	if str(create, "MessageAction") != "SUPPRESS" {
+		// Without it Cognito mails an invitation with a temporary password.
+		t.Errorf("AdminCreateUser MessageAction %q, want SUPPRESS", str(create, "MessageAction"))
 	}
-	attrs := attributes(t, signUp)
-	if attrs["email"] != email || attrs["name"] != "Ada Lovelace" {
-		t.Errorf("SignUp attributes = %v, want email and name", attrs)
+	for _, field := range []string{"TemporaryPassword", "DesiredDeliveryMediums", "ClientId"} {
+		if v, ok := create.Body[field]; ok {
+			t.Errorf("AdminCreateUser carries %s = %v; want it absent (the password is set by AdminSetUserPassword, nothing is delivered)", field, v)
+		}
 	}
-	if v, ok := attrs["custom:role"]; ok {
-		// The app client cannot write custom:role (ADR 0002); sending it
-		// would fail with NotAuthorizedException in a real pool.
-		t.Errorf("SignUp sends custom:role=%q; only the admin call may set it", v)
-	}
-	if len(attrs) != 2 {
-		t.Errorf("SignUp attributes = %v, want exactly email and name", attrs)
+	want := map[string]string{"email": email, "email_verified": "true", "name": "Ada Lovelace", "custom:role": "USER"}
+	if attrs := attributes(t, create); !maps.Equal(attrs, want) {
+		t.Errorf("AdminCreateUser attributes = %v, want exactly %v", attrs, want)
 	}
 
-	confirm := fake.only(t, "AdminConfirmSignUp")
-	assertSigned(t, confirm, true)
-	if str(confirm, "UserPoolId") != poolID || str(confirm, "Username") != email {
-		t.Errorf("AdminConfirmSignUp UserPoolId %q Username %q, want %q %q", str(confirm, "UserPoolId"), str(confirm, "Username"), poolID, email)
+	set := fake.only(t, "AdminSetUserPassword")
+	assertSigned(t, set, true)
+	if str(set, "UserPoolId") != poolID || str(set, "Username") != sub || str(set, "Password") != password {
+		t.Errorf("AdminSetUserPassword UserPoolId %q Username %q Password %q, want %q, the sub %q, %q",
+			str(set, "UserPoolId"), str(set, "Username"), str(set, "Password"), poolID, sub, password)
 	}
-
-	role := fake.only(t, "AdminUpdateUserAttributes")
-	assertSigned(t, role, true)
-	if str(role, "UserPoolId") != poolID || str(role, "Username") != sub {
-		t.Errorf("AdminUpdateUserAttributes UserPoolId %q Username %q, want %q and the sub %q", str(role, "UserPoolId"), str(role, "Username"), poolID, sub)
+	if set.Body["Permanent"] != true {
+		// A temporary password leaves the user in FORCE_CHANGE_PASSWORD:
+		// log-in would answer a NEW_PASSWORD_REQUIRED challenge.
+		t.Errorf("AdminSetUserPassword Permanent = %v, want true", set.Body["Permanent"])
 	}
-	if attrs := attributes(t, role); len(attrs) != 1 || attrs["custom:role"] != "USER" {
-		t.Errorf("AdminUpdateUserAttributes attributes = %v, want only custom:role=USER", attrs)
+	for _, c := range fake.all() {
+		if c.Op != "AdminSetUserPassword" && strings.Contains(fmt.Sprint(c.Body), password) {
+			t.Errorf("%s carries the password; only AdminSetUserPassword may", c.Op)
+		}
 	}
 }
 
-func TestRegisterSignUpErrors(t *testing.T) {
+// The subject is the `sub` attribute of the created user; Username is the
+// fallback (it is the sub in a pool whose username is the email). The
+// password is set on that subject.
+func TestRegisterSubject(t *testing.T) {
 	tests := []struct {
-		name   string
-		rep    reply
-		kind   apperr.Kind
-		code   string
-		fields map[string][]string
+		name string
+		user string
+	}{
+		{"sub attribute wins over Username", createdUser(email, sub)},
+		{"Username when there is no sub attribute", createdUser(sub, "")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, fake := setup(t, failOn("AdminCreateUser", ok(tt.user)))
+			got, err := p.Register(ctx, registration())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != sub {
+				t.Errorf("subject = %q, want %q", got, sub)
+			}
+			if u := str(fake.only(t, "AdminSetUserPassword"), "Username"); u != sub {
+				t.Errorf("AdminSetUserPassword Username %q, want the sub %q", u, sub)
+			}
+		})
+	}
+
+	t.Run("no user in the answer", func(t *testing.T) {
+		p, fake := setup(t, failOn("AdminCreateUser", ok(`{}`)))
+		s, err := p.Register(ctx, registration())
+		if s != "" {
+			t.Errorf("subject = %q on failure, want empty", s)
+		}
+		wantKind(t, err, apperr.Internal, "")
+		if ops, want := fake.ops(), []string{"AdminCreateUser", "AdminDeleteUser"}; !slices.Equal(ops, want) {
+			t.Fatalf("calls = %v, want %v (the user may exist: undo it by its email)", ops, want)
+		}
+		if u := str(fake.only(t, "AdminDeleteUser"), "Username"); u != email {
+			t.Errorf("AdminDeleteUser Username %q, want the email %q", u, email)
+		}
+	})
+}
+
+// A failed AdminCreateUser created nothing: nothing is rolled back. Our
+// validation runs before Register (identity.Service), so an
+// InvalidParameterException is our misconfiguration (500), not the client's
+// mistake (400), and Cognito's message is not shown.
+func TestRegisterCreateErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		rep  reply
+		kind apperr.Kind
+		code string
 	}{
 		{
 			name: "email taken",
@@ -306,15 +399,14 @@ func TestRegisterSignUpErrors(t *testing.T) {
 			kind: apperr.Conflict, code: identity.CodeEmailExists,
 		},
 		{
-			name:   "weak password",
-			rep:    awsError("InvalidPasswordException", "Password did not conform with policy: Password must have symbol characters"),
-			kind:   apperr.Invalid,
-			fields: map[string][]string{"password": {"Password did not conform with policy: Password must have symbol characters"}},
+			name: "invalid parameter",
+			rep:  awsError("InvalidParameterException", "Attributes did not conform to the schema: Type for attribute {custom:role} could not be determined"),
+			kind: apperr.Internal,
 		},
 		{
-			name: "invalid parameter",
-			rep:  awsError("InvalidParameterException", "Invalid email address format."),
-			kind: apperr.Invalid,
+			name: "not authorized (IAM or pool settings)",
+			rep:  awsError("NotAuthorizedException", "User is not authorized to perform this action"),
+			kind: apperr.Internal,
 		},
 		{
 			name: "throttled",
@@ -329,7 +421,7 @@ func TestRegisterSignUpErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, fake := setup(t, failOn("SignUp", tt.rep))
+			p, fake := setup(t, failOn("AdminCreateUser", tt.rep))
 			s, err := p.Register(ctx, registration())
 			if s != "" {
 				t.Errorf("subject = %q on failure, want empty", s)
@@ -338,16 +430,128 @@ func TestRegisterSignUpErrors(t *testing.T) {
 			if tt.kind == apperr.Conflict && e.Message != "an account with this email already exists" {
 				t.Errorf("message = %q", e.Message)
 			}
-			if tt.fields != nil && !equalFields(e.Fields, tt.fields) {
-				t.Errorf("fields = %v, want %v", e.Fields, tt.fields)
+			if tt.kind == apperr.Internal {
+				var apiErr interface{ ErrorCode() string }
+				if !errors.As(err, &apiErr) {
+					t.Errorf("err %v should wrap the SDK's error for the logs", err)
+				}
+				if len(e.Fields) != 0 {
+					t.Errorf("fields = %v on an internal error", e.Fields)
+				}
 			}
 			for _, op := range fake.ops() {
-				if op != "SignUp" {
-					t.Errorf("called %s after a failed SignUp (calls %v); nothing exists to confirm or roll back", op, fake.ops())
+				if op != "AdminCreateUser" {
+					t.Errorf("called %s after a failed AdminCreateUser (calls %v); nothing exists to go on with or roll back", op, fake.ops())
 				}
 			}
 		})
 	}
+}
+
+// A failed AdminSetUserPassword deletes the user it was for, so the email
+// is free again, and returns the mapped error: a password the pool's policy
+// rejects is the client's (400, field password), anything else ours.
+func TestRegisterSetPasswordFails(t *testing.T) {
+	tests := []struct {
+		name   string
+		rep    reply
+		kind   apperr.Kind
+		fields map[string][]string
+	}{
+		{
+			name:   "weak password",
+			rep:    awsError("InvalidPasswordException", "Password did not conform with policy: Password must have symbol characters"),
+			kind:   apperr.Invalid,
+			fields: map[string][]string{"password": {"Password did not conform with policy: Password must have symbol characters"}},
+		},
+		{
+			name: "invalid parameter",
+			rep:  awsError("InvalidParameterException", "1 validation error detected: Value at 'password' failed to satisfy constraint"),
+			kind: apperr.Internal,
+		},
+		{
+			name: "not authorized",
+			rep:  awsError("NotAuthorizedException", "User is not authorized to perform this action"),
+			kind: apperr.Internal,
+		},
+		{
+			name: "service error after retries",
+			rep:  reply{http.StatusInternalServerError, `{"__type":"InternalErrorException","message":"Internal error"}`},
+			kind: apperr.Internal,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, fake := setup(t, failOn("AdminSetUserPassword", tt.rep))
+			s, err := p.Register(ctx, registration())
+			if s != "" {
+				t.Errorf("subject = %q on failure, want empty", s)
+			}
+			e := wantKind(t, err, tt.kind, "")
+			if tt.fields != nil && !equalFields(e.Fields, tt.fields) {
+				t.Errorf("fields = %v, want %v", e.Fields, tt.fields)
+			}
+			ops := slices.Compact(fake.ops()) // retries collapsed
+			if want := []string{"AdminCreateUser", "AdminSetUserPassword", "AdminDeleteUser"}; !slices.Equal(ops, want) {
+				t.Fatalf("calls = %v, want %v", ops, want)
+			}
+			del := fake.only(t, "AdminDeleteUser")
+			assertSigned(t, del, true)
+			if str(del, "UserPoolId") != poolID || str(del, "Username") != sub {
+				t.Errorf("AdminDeleteUser UserPoolId %q Username %q, want %q and the new sub %q", str(del, "UserPoolId"), str(del, "Username"), poolID, sub)
+			}
+		})
+	}
+
+	t.Run("user already gone", func(t *testing.T) {
+		p, _ := setup(t, answers(map[string]reply{
+			"AdminSetUserPassword": awsError("InvalidPasswordException", "Password did not conform with policy: Password not long enough"),
+			"AdminDeleteUser":      awsError("UserNotFoundException", "User does not exist."),
+		}))
+		_, err := p.Register(ctx, registration())
+		wantKind(t, err, apperr.Invalid, "")
+	})
+
+	t.Run("rollback fails too", func(t *testing.T) {
+		p, _ := setup(t, answers(map[string]reply{
+			"AdminSetUserPassword": awsError("InvalidPasswordException", "Password did not conform with policy: Password must have symbol characters"),
+			"AdminDeleteUser":      awsError("NotAuthorizedException", "User is not authorized to perform this action"),
+		}))
+		_, err := p.Register(ctx, registration())
+		// Internal, not the password's 400: the account is left behind and
+		// blocks the email until an operator deletes it.
+		e := wantKind(t, err, apperr.Internal, "")
+		if !strings.Contains(e.Message, sub) {
+			t.Errorf("message %q should name the user left behind (for the operator)", e.Message)
+		}
+		if !strings.Contains(err.Error(), "Password must have symbol characters") || !strings.Contains(err.Error(), "cognito delete user "+sub) {
+			t.Errorf("error %q should report both the failure and the failed rollback (for the logs)", err)
+		}
+	})
+
+	// The request's context is cancelled while the password is being set
+	// (client gone, Lambda deadline): the rollback still runs, else the
+	// half-created user would block the email.
+	t.Run("cancelled request still rolls back", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		p, fake := setup(t, func(op string, _ map[string]any) (reply, bool) {
+			if op == "AdminSetUserPassword" {
+				cancel()
+				return awsError("InternalErrorException", "Internal error"), true
+			}
+			return reply{}, false
+		})
+		if _, err := p.Register(cctx, registration()); err == nil {
+			t.Fatal("err = nil after a cancelled request")
+		}
+		if ops := slices.Compact(fake.ops()); len(ops) == 0 || ops[len(ops)-1] != "AdminDeleteUser" {
+			t.Fatalf("calls = %v, want the rollback (AdminDeleteUser) last", ops)
+		}
+		if u := str(fake.only(t, "AdminDeleteUser"), "Username"); u != sub {
+			t.Errorf("AdminDeleteUser Username %q, want %q", u, sub)
+		}
+	})
 }
 
 func equalFields(a, b map[string][]string) bool {
@@ -360,55 +564,6 @@ func equalFields(a, b map[string][]string) bool {
 		}
 	}
 	return true
-}
-
-func TestRegisterRollsBack(t *testing.T) {
-	tests := []struct {
-		name      string
-		failingOp string
-		rep       reply
-		before    []string // calls up to and including the failing one (retries collapsed)
-	}{
-		{"confirm fails", "AdminConfirmSignUp", awsError("NotAuthorizedException", "User is not authorized to perform this action"), []string{"SignUp", "AdminConfirmSignUp"}},
-		{"confirm fails after retries", "AdminConfirmSignUp", reply{http.StatusInternalServerError, `{"__type":"InternalErrorException","message":"Internal error"}`}, []string{"SignUp", "AdminConfirmSignUp"}},
-		{"role fails", "AdminUpdateUserAttributes", awsError("InvalidParameterException", "Attribute does not exist in the schema."), []string{"SignUp", "AdminConfirmSignUp", "AdminUpdateUserAttributes"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, fake := setup(t, failOn(tt.failingOp, tt.rep))
-			s, err := p.Register(ctx, registration())
-			if s != "" {
-				t.Errorf("subject = %q on failure, want empty", s)
-			}
-			wantKind(t, err, apperr.Internal, "")
-			ops := slices.Compact(fake.ops())
-			if want := append(slices.Clone(tt.before), "AdminDeleteUser"); !slices.Equal(ops, want) {
-				t.Fatalf("calls = %v, want %v", ops, want)
-			}
-			del := fake.only(t, "AdminDeleteUser")
-			assertSigned(t, del, true)
-			if str(del, "UserPoolId") != poolID || str(del, "Username") != sub {
-				t.Errorf("AdminDeleteUser UserPoolId %q Username %q, want %q and the new sub %q", str(del, "UserPoolId"), str(del, "Username"), poolID, sub)
-			}
-		})
-	}
-
-	t.Run("rollback fails too", func(t *testing.T) {
-		p, _ := setup(t, func(op string, _ map[string]any) (reply, bool) {
-			switch op {
-			case "AdminConfirmSignUp":
-				return awsError("NotAuthorizedException", "User is not authorized to perform this action"), true
-			case "AdminDeleteUser":
-				return awsError("NotAuthorizedException", "User is not authorized to perform this action"), true
-			}
-			return reply{}, false
-		})
-		_, err := p.Register(ctx, registration())
-		wantKind(t, err, apperr.Internal, "")
-		if !strings.Contains(err.Error(), "confirm sign-up") || !strings.Contains(err.Error(), "cognito delete user "+sub) {
-			t.Errorf("error %q should report both the failure and the failed rollback (for the logs)", err)
-		}
-	})
 }
 
 func TestAuthenticate(t *testing.T) {
@@ -456,6 +611,24 @@ func TestAuthenticateErrors(t *testing.T) {
 	if len(slices.Compact(slices.Clone(messages))) != 1 {
 		t.Errorf("messages %q differ; an unknown email and a wrong password must look the same", messages)
 	}
+
+	// An operator forced a reset (admin-reset-user-password): not wrong
+	// credentials, so a code of its own, and the client can tell the user
+	// what to do instead of "wrong password".
+	t.Run("password reset required", func(t *testing.T) {
+		p, _ := setup(t, failOn("InitiateAuth", awsError("PasswordResetRequiredException", "Password reset required for the user")))
+		tok, err := p.Authenticate(ctx, email, password)
+		if tok != (identity.Token{}) {
+			t.Errorf("token = %+v on failure", tok)
+		}
+		e := wantKind(t, err, apperr.Unauthorized, "PASSWORD_RESET_REQUIRED")
+		if e.Message != "a password reset is required for this account" {
+			t.Errorf("message = %q", e.Message)
+		}
+		if identity.CodePasswordResetRequired != "PASSWORD_RESET_REQUIRED" {
+			t.Errorf("CodePasswordResetRequired = %q", identity.CodePasswordResetRequired)
+		}
+	})
 
 	t.Run("challenge", func(t *testing.T) {
 		p, _ := setup(t, failOn("InitiateAuth", ok(`{"ChallengeName":"NEW_PASSWORD_REQUIRED","ChallengeParameters":{"USER_ID_FOR_SRP":"ada@example.com","requiredAttributes":"[]","userAttributes":"{}"},"Session":"AYABeEx4mpleSession"}`)))

@@ -14,8 +14,13 @@ import (
 	"github.com/brightrun/brightrun/pkg/optional"
 )
 
-// CodeEmailExists refines Conflict for a sign-up with a taken email.
-const CodeEmailExists = "EMAIL_EXISTS"
+// Codes refining error kinds for accounts.
+const (
+	CodeEmailExists = "EMAIL_EXISTS" // Conflict: sign-up with a taken email
+	// CodePasswordResetRequired refines Unauthorized on log-in when an
+	// operator forced a password reset (Cognito).
+	CodePasswordResetRequired = "PASSWORD_RESET_REQUIRED"
+)
 
 // Limits from the specification (FR-1.4.1). Passwords stop at 72 bytes
 // because bcrypt ignores everything after that; accepting longer ones would

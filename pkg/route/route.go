@@ -33,24 +33,27 @@ type Route struct {
 
 // Access scopes understood by infra (infra/grants.go turns each into IAM).
 const (
-	TableRead      = "table:read"
-	TableWrite     = "table:write"
-	Identity       = "identity"       // the identity provider (Cognito in AWS)
-	DatasetsRead   = "datasets:read"  // read objects under datasets/
-	DatasetsWrite  = "datasets:write" // upload (presign PUT, multipart) under datasets/
-	DatasetsTag    = "datasets:tag"   // tag objects for lifecycle deletion
-	EventsPut      = "events:put"     // put events on the BrightRun bus
-	InvokeValidate = "invoke:validate-dataset"
+	TableRead  = "table:read"
+	TableWrite = "table:write"
+	// The identity provider (Cognito in AWS). Log-in needs neither: the
+	// password flow is an unauthenticated Cognito call.
+	IdentityRegister = "identity:register" // create accounts (and roll them back)
+	IdentityRoles    = "identity:roles"    // change the role attribute
+	DatasetsRead     = "datasets:read"     // read objects under datasets/
+	DatasetsWrite    = "datasets:write"    // upload (presign PUT, multipart) under datasets/
+	DatasetsTag      = "datasets:tag"      // tag objects for lifecycle deletion
+	EventsPut        = "events:put"        // put events on the BrightRun bus
+	InvokeValidate   = "invoke:validate-dataset"
 )
 
 // Table is every route of the API.
 var Table = []Route{
-	{Method: "POST", Path: "/api/auth/signup", Function: "sign-up", Public: true, Access: []string{TableWrite, Identity}},
-	{Method: "POST", Path: "/api/auth/login", Function: "log-in", Public: true, Access: []string{TableRead, Identity}},
+	{Method: "POST", Path: "/api/auth/signup", Function: "sign-up", Public: true, Access: []string{TableWrite, IdentityRegister}},
+	{Method: "POST", Path: "/api/auth/login", Function: "log-in", Public: true, Access: []string{TableRead}},
 	{Method: "GET", Path: "/api/me", Function: "get-me", Access: []string{TableRead}},
 	{Method: "PATCH", Path: "/api/me", Function: "update-me", Access: []string{TableWrite}},
 	{Method: "GET", Path: "/api/dashboard/stats", Function: "get-dashboard-stats", Access: []string{TableRead}},
-	{Method: "PATCH", Path: "/api/admin/users/{id}", Function: "update-user", Roles: []string{RoleAdmin}, Access: []string{TableWrite, Identity}},
+	{Method: "PATCH", Path: "/api/admin/users/{id}", Function: "update-user", Roles: []string{RoleAdmin}, Access: []string{TableWrite, IdentityRoles}},
 
 	{Method: "POST", Path: "/api/datasets", Function: "create-dataset", Idempotent: true, Access: []string{TableWrite, DatasetsWrite}},
 	{Method: "GET", Path: "/api/datasets", Function: "list-datasets", Access: []string{TableRead}},
