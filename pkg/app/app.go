@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,6 +20,7 @@ import (
 	"github.com/brightrun/brightrun/pkg/identity"
 	"github.com/brightrun/brightrun/pkg/localidp"
 	"github.com/brightrun/brightrun/pkg/route"
+	"github.com/brightrun/brightrun/pkg/training"
 )
 
 // App holds what a function builds once at cold start.
@@ -96,6 +98,11 @@ func (a *App) Identity() (*identity.Service, error) {
 		p = cognito.New(cip.NewFromConfig(a.AWS), a.Config.CognitoPoolID, a.Config.CognitoClientID)
 	}
 	return identity.NewService(p, a.Store, nil), nil
+}
+
+// Training wires the estimate service.
+func (a *App) Training() *training.Service {
+	return &training.Service{Datasets: a.Store, Profiles: a.Store, Spending: a.Store, Now: time.Now}
 }
 
 // Dashboard wires the dashboard service.

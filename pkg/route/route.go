@@ -62,6 +62,12 @@ var Table = []Route{
 	{Method: "DELETE", Path: "/api/datasets/{id}", Function: "delete-dataset", Access: []string{TableWrite, DatasetsTag}},
 	{Method: "POST", Path: "/api/datasets/{id}/upload/complete", Function: "complete-dataset-upload", Access: []string{TableRead, DatasetsRead, DatasetsWrite}},
 	{Method: "POST", Path: "/api/datasets/{id}/confirm", Function: "confirm-dataset-upload", Access: []string{TableWrite, DatasetsRead, InvokeValidate}},
+
+	// Catalogs are data in code: no table, no bucket.
+	{Method: "GET", Path: "/api/training/presets", Function: "list-presets"},
+	{Method: "GET", Path: "/api/training/gpus", Function: "list-gpus"},
+	{Method: "GET", Path: "/api/training/base-models", Function: "list-base-models"},
+	{Method: "POST", Path: "/api/jobs/estimate", Function: "estimate-job", Access: []string{TableRead}},
 }
 
 // Worker is a function started by an event rather than an HTTP request.

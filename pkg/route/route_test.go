@@ -241,9 +241,8 @@ func TestRouteFields(t *testing.T) {
 				t.Errorf("%s: unknown role %q", k, role)
 			}
 		}
-		if len(r.Access) == 0 {
-			t.Errorf("%s: no Access scopes; infra would grant nothing", k)
-		}
+		// No Access is legitimate (the catalogs are data in code): infra then
+		// grants nothing but the function's own log group.
 		for _, a := range r.Access {
 			if !slices.Contains(knownAccess, a) {
 				t.Errorf("%s: unknown access scope %q", k, a)
