@@ -22,17 +22,17 @@ const (
 // DefaultBaseModel is the base model of every preset (the spec's presets).
 const DefaultBaseModel = "mistralai/Mistral-7B-v0.1"
 
-// Hyperparameters are the spec's HyperparameterConfig plus auto_epochs. The
-// spec's required fields are plain values; its optional ones are pointers,
-// and a nil pointer takes the value of the request's preset (custom =
-// balanced). A resolved configuration (Config) has every pointer set.
+// Hyperparameters are the spec's HyperparameterConfig plus auto_epochs, as
+// resolved: the presets, Config, JobConfig and the estimate's config carry
+// every field, the optional ones included (their pointers exist only for
+// the spec's JSON shape; Resolve sets all of them). A request sends a
+// HyperparameterInput instead, which Resolve lays over a preset.
 type Hyperparameters struct {
 	BaseModel    string  `json:"base_model"`
 	LearningRate float64 `json:"learning_rate"`
 	BatchSize    int     `json:"batch_size"` // per GPU (the effective batch is batch_size × gradient_accumulation_steps × num_gpus)
 	NumEpochs    int     `json:"num_epochs"`
-	// AutoEpochs lets the platform choose num_epochs from the dataset size
-	// (AutoEpochs); num_epochs may then be 0 or absent.
+	// AutoEpochs: num_epochs was chosen from the dataset size (AutoEpochs).
 	AutoEpochs  bool    `json:"auto_epochs"`
 	LoRARank    int     `json:"lora_rank"`
 	LoRAAlpha   int     `json:"lora_alpha"`
@@ -42,6 +42,71 @@ type Hyperparameters struct {
 	WeightDecay               *float64 `json:"weight_decay,omitempty"`
 	GradientAccumulationSteps *int     `json:"gradient_accumulation_steps,omitempty"`
 	MaxGradNorm               *float64 `json:"max_grad_norm,omitempty"`
+}
+
+// HyperparameterInput is the hyperparameters object of a request: the
+// spec's HyperparameterConfig plus auto_epochs, with the same JSON names,
+// every field optional. A field that is absent or null takes the request's
+// preset value (custom = balanced); a field that is sent, 0 included, is
+// used as sent and validated. An absent, null or empty object is the preset
+// itself. Resolve applies the rule (docs/estimates.md §1 "Requests").
+//
+// It has no UnmarshalJSON of its own, so a decoder's DisallowUnknownFields
+// applies inside it too.
+type HyperparameterInput struct {
+	BaseModel    *string  `json:"base_model,omitempty"`
+	LearningRate *float64 `json:"learning_rate,omitempty"`
+	BatchSize    *int     `json:"batch_size,omitempty"`
+	NumEpochs    *int     `json:"num_epochs,omitempty"`
+	// AutoEpochs true: num_epochs is chosen from the dataset size; a
+	// num_epochs sent with it is range-checked, then replaced by the rule's
+	// value (AUTO_EPOCHS_OVERRIDE if different; 0 = not sent).
+	AutoEpochs  *bool    `json:"auto_epochs,omitempty"`
+	LoRARank    *int     `json:"lora_rank,omitempty"`
+	LoRAAlpha   *int     `json:"lora_alpha,omitempty"`
+	LoRADropout *float64 `json:"lora_dropout,omitempty"`
+
+	WarmupSteps               *int     `json:"warmup_steps,omitempty"`
+	WeightDecay               *float64 `json:"weight_decay,omitempty"`
+	GradientAccumulationSteps *int     `json:"gradient_accumulation_steps,omitempty"`
+	MaxGradNorm               *float64 `json:"max_grad_norm,omitempty"`
+}
+
+// Input returns h as a request's hyperparameters with every field sent, so
+// a stored configuration (a preset, a job's config) can be sent again.
+func (h Hyperparameters) Input() HyperparameterInput {
+	return HyperparameterInput{
+		BaseModel: ptr(h.BaseModel), LearningRate: ptr(h.LearningRate), BatchSize: ptr(h.BatchSize),
+		NumEpochs: ptr(h.NumEpochs), AutoEpochs: ptr(h.AutoEpochs),
+		LoRARank: ptr(h.LoRARank), LoRAAlpha: ptr(h.LoRAAlpha), LoRADropout: ptr(h.LoRADropout),
+		WarmupSteps: clonePtr(h.WarmupSteps), WeightDecay: clonePtr(h.WeightDecay),
+		GradientAccumulationSteps: clonePtr(h.GradientAccumulationSteps), MaxGradNorm: clonePtr(h.MaxGradNorm),
+	}
+}
+
+// overlay returns p with every field the input sets replaced by the value sent.
+// p must have every optional field set (a preset does).
+func (in HyperparameterInput) overlay(p Hyperparameters) Hyperparameters {
+	h := p.clone()
+	setFrom(&h.BaseModel, in.BaseModel)
+	setFrom(&h.LearningRate, in.LearningRate)
+	setFrom(&h.BatchSize, in.BatchSize)
+	setFrom(&h.NumEpochs, in.NumEpochs)
+	setFrom(&h.AutoEpochs, in.AutoEpochs)
+	setFrom(&h.LoRARank, in.LoRARank)
+	setFrom(&h.LoRAAlpha, in.LoRAAlpha)
+	setFrom(&h.LoRADropout, in.LoRADropout)
+	setFrom(h.WarmupSteps, in.WarmupSteps)
+	setFrom(h.WeightDecay, in.WeightDecay)
+	setFrom(h.GradientAccumulationSteps, in.GradientAccumulationSteps)
+	setFrom(h.MaxGradNorm, in.MaxGradNorm)
+	return h
+}
+
+func setFrom[T any](dst, src *T) {
+	if src != nil {
+		*dst = *src
+	}
 }
 
 // Preset is a named, fully resolved set of hyperparameters.

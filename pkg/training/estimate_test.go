@@ -45,7 +45,7 @@ func TestEstimateGrowsWithTokens(t *testing.T) {
 func TestEstimateGrowsWithEpochs(t *testing.T) {
 	var prev Estimate
 	for i, epochs := range []int{1, 2, 3, 10, 50} {
-		e := estimate(t, func(r *Request) { r.Hyperparameters.NumEpochs = epochs }, quietDS())
+		e := estimate(t, func(r *Request) { r.Hyperparameters.NumEpochs = ptr(epochs) }, quietDS())
 		if e.NumEpochs != epochs || e.TotalSteps != epochs*e.StepsPerEpoch {
 			t.Errorf("%d epochs: num_epochs %d, total_steps %d, steps_per_epoch %d", epochs, e.NumEpochs, e.TotalSteps, e.StepsPerEpoch)
 		}
@@ -59,7 +59,7 @@ func TestEstimateGrowsWithEpochs(t *testing.T) {
 func TestEstimateGrowsWithRank(t *testing.T) {
 	var prev Estimate
 	for i, rank := range []int{1, 8, 16, 64, 256} {
-		e := estimate(t, func(r *Request) { r.Hyperparameters.LoRARank, r.Hyperparameters.LoRAAlpha = rank, 2*rank }, quietDS())
+		e := estimate(t, func(r *Request) { r.Hyperparameters.LoRARank, r.Hyperparameters.LoRAAlpha = ptr(rank), ptr(2*rank) }, quietDS())
 		if i > 0 {
 			if e.TokensPerSecond >= prev.TokensPerSecond || e.DurationSeconds <= prev.DurationSeconds ||
 				e.AdapterBytes <= prev.AdapterBytes || e.EstimatedCost <= prev.EstimatedCost {

@@ -20,12 +20,14 @@ type GPUConfig struct {
 }
 
 // Request is the body of POST /api/jobs/estimate and POST /api/jobs.
-// An absent (or empty) hyperparameters object means the preset's values.
+// Hyperparameters are laid over the preset: each field absent or null takes
+// the preset's value (custom = balanced); an absent, null or empty object is
+// the preset.
 type Request struct {
-	DatasetID       string          `json:"dataset_id"`
-	PresetID        PresetID        `json:"preset_id"` // "" = custom
-	Hyperparameters Hyperparameters `json:"hyperparameters"`
-	GPUConfig       GPUConfig       `json:"gpu_config"`
+	DatasetID       string              `json:"dataset_id"`
+	PresetID        PresetID            `json:"preset_id"` // "" = custom
+	Hyperparameters HyperparameterInput `json:"hyperparameters,omitzero"`
+	GPUConfig       GPUConfig           `json:"gpu_config"`
 }
 
 // Warning is a legal but questionable choice; it never blocks.
@@ -133,8 +135,11 @@ func (c Config) Steps(trainConversations int) (perEpoch, total int) {
 	return perEpoch, perEpoch * c.Hyperparameters.NumEpochs
 }
 
-// Resolve validates a request against the catalogs and the dataset. Hard
-// errors come back together as one apperr Invalid error with a message per
+// Resolve lays the request's hyperparameters over its preset (custom =
+// balanced: a field not sent is the preset's) and validates the result
+// against the catalogs and the dataset. A field sent out of range, 0
+// included, is an error; a field not sent never is. Hard errors come back
+// together as one apperr Invalid error with a message per
 // field path ("hyperparameters.learning_rate", "gpu_config.num_gpus",
 // "gpu_config" when the model does not fit, "dataset_id" when the dataset is
 // not ready, or absent: an empty profile means the caller found no live
@@ -152,12 +157,12 @@ func Resolve(req Request, ds DatasetProfile) (Config, []Warning, error) {
 		fs.Add(fPreset, "must be one of conservative, balanced, aggressive, custom")
 		preset, _ = PresetByID(PresetCustom)
 	}
-	h := req.Hyperparameters.clone()
-	if h == (Hyperparameters{}) {
-		h = preset.Hyperparameters
-	} else {
-		h.fillFrom(preset.Hyperparameters)
-	}
+	in := req.Hyperparameters
+	h := in.overlay(preset.Hyperparameters)
+	// With auto_epochs, num_epochs comes from the rule: the preset's value
+	// plays no part, and one sent is range-checked (0 = not sent) and then
+	// replaced, with a warning if it differs.
+	epochsSent := in.NumEpochs != nil && *in.NumEpochs != 0
 
 	if strings.TrimSpace(req.DatasetID) == "" {
 		fs.Add(fDataset, "is required")
@@ -183,7 +188,7 @@ func Resolve(req Request, ds DatasetProfile) (Config, []Warning, error) {
 
 	checkRange(fs, fLearningRate, h.LearningRate)
 	checkRange(fs, fBatchSize, float64(h.BatchSize))
-	if !h.AutoEpochs || h.NumEpochs != 0 {
+	if !h.AutoEpochs || epochsSent {
 		checkRange(fs, fNumEpochs, float64(h.NumEpochs))
 	}
 	checkRange(fs, fRank, float64(h.LoRARank))
@@ -244,7 +249,7 @@ func Resolve(req Request, ds DatasetProfile) (Config, []Warning, error) {
 
 	if h.AutoEpochs {
 		chosen := AutoEpochs(ds.TrainConversations)
-		if h.NumEpochs != 0 && h.NumEpochs != chosen {
+		if epochsSent && h.NumEpochs != chosen {
 			warns = append(warns, Warning{fNumEpochs, WarnAutoEpochsOverride,
 				fmt.Sprintf("auto_epochs is on, so num_epochs %d is replaced by %d (the rule for %d training conversations)", h.NumEpochs, chosen, ds.TrainConversations)})
 		}
@@ -256,6 +261,8 @@ func Resolve(req Request, ds DatasetProfile) (Config, []Warning, error) {
 	}
 
 	cfg := Config{PresetID: presetID, Hyperparameters: h, GPU: gpu, NumGPUs: gc.NumGPUs, Model: model}
+	// A named preset stays named only if the run uses exactly its values
+	// (values sent equal to the preset's change nothing).
 	if presetID != PresetCustom && !h.equal(preset.Hyperparameters) {
 		warns = append(warns, Warning{fPreset, WarnPresetModified,
 			fmt.Sprintf("the hyperparameters differ from the %s preset (%s), so the job is recorded as custom", presetID, strings.Join(h.diff(preset.Hyperparameters), ", "))})
@@ -271,7 +278,7 @@ func checkRange(fs apperr.Fields, field string, v float64) {
 	}
 }
 
-// fillFrom sets every nil optional field from p.
+// fillFrom sets every nil optional field from p (for a Config built by hand).
 func (h *Hyperparameters) fillFrom(p Hyperparameters) {
 	if h.WarmupSteps == nil {
 		h.WarmupSteps = ptr(*p.WarmupSteps)

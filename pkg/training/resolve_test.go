@@ -22,11 +22,18 @@ func readyDS(train, val int) DatasetProfile {
 	}
 }
 
-// baseReq is the balanced preset, sent in full, on one A100.
+// baseReq is the balanced preset, every field sent, as custom on one A100.
 func baseReq() Request {
 	p, _ := PresetByID(PresetBalanced)
-	return Request{DatasetID: "ds_1", PresetID: PresetCustom, Hyperparameters: p.Hyperparameters,
+	return Request{DatasetID: "ds_1", PresetID: PresetCustom, Hyperparameters: p.Hyperparameters.Input(),
 		GPUConfig: GPUConfig{GPUType: "A100-80GB", NumGPUs: 1}}
+}
+
+// partialReq is baseReq with no hyperparameter sent: custom = balanced.
+func partialReq() Request {
+	r := baseReq()
+	r.Hyperparameters = HyperparameterInput{}
+	return r
 }
 
 // quietDS gives baseReq no warning at all.
@@ -60,12 +67,12 @@ func TestBaseRequestIsQuiet(t *testing.T) {
 // (an error naming exactly that field) at both ends.
 func TestRangeEdges(t *testing.T) {
 	type edit func(r *Request)
-	lr := func(v float64) edit { return func(r *Request) { r.Hyperparameters.LearningRate = v } }
-	batch := func(v int) edit { return func(r *Request) { r.Hyperparameters.BatchSize = v } }
-	epochs := func(v int) edit { return func(r *Request) { r.Hyperparameters.NumEpochs = v } }
-	rank := func(v int) edit { return func(r *Request) { r.Hyperparameters.LoRARank = v } }
-	alpha := func(v int) edit { return func(r *Request) { r.Hyperparameters.LoRAAlpha = v } }
-	dropout := func(v float64) edit { return func(r *Request) { r.Hyperparameters.LoRADropout = v } }
+	lr := func(v float64) edit { return func(r *Request) { r.Hyperparameters.LearningRate = &v } }
+	batch := func(v int) edit { return func(r *Request) { r.Hyperparameters.BatchSize = &v } }
+	epochs := func(v int) edit { return func(r *Request) { r.Hyperparameters.NumEpochs = &v } }
+	rank := func(v int) edit { return func(r *Request) { r.Hyperparameters.LoRARank = &v } }
+	alpha := func(v int) edit { return func(r *Request) { r.Hyperparameters.LoRAAlpha = &v } }
+	dropout := func(v float64) edit { return func(r *Request) { r.Hyperparameters.LoRADropout = &v } }
 	warmup := func(v int) edit { return func(r *Request) { r.Hyperparameters.WarmupSteps = &v } }
 	wd := func(v float64) edit { return func(r *Request) { r.Hyperparameters.WeightDecay = &v } }
 	accum := func(v int) edit { return func(r *Request) { r.Hyperparameters.GradientAccumulationSteps = &v } }
@@ -126,28 +133,35 @@ func TestRangeEdges(t *testing.T) {
 		{"num gpus 9", gpusN(9), fNumGPUs},
 		{"num gpus negative", gpusN(-2), fNumGPUs},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			req := baseReq()
-			c.edit(&req)
-			cfg, _, err := Resolve(req, quietDS())
-			if c.field == "" {
-				if err != nil {
-					t.Fatalf("Resolve() error = %v, want none", err)
+	// Every edge with every field sent, and with only the edited field sent
+	// (the rest from the preset): the same answer.
+	for _, base := range []struct {
+		name string
+		req  func() Request
+	}{{"full", baseReq}, {"partial", partialReq}} {
+		for _, c := range cases {
+			t.Run(base.name+"/"+c.name, func(t *testing.T) {
+				req := base.req()
+				c.edit(&req)
+				cfg, _, err := Resolve(req, quietDS())
+				if c.field == "" {
+					if err != nil {
+						t.Fatalf("Resolve() error = %v, want none", err)
+					}
+					if cfg.Model.ID == "" || cfg.GPU.Type == "" {
+						t.Errorf("Resolve() config = %+v, want catalog entries filled", cfg)
+					}
+					return
 				}
-				if cfg.Model.ID == "" || cfg.GPU.Type == "" {
-					t.Errorf("Resolve() config = %+v, want catalog entries filled", cfg)
+				fields := fieldsOf(t, err)
+				if len(fields) != 1 || len(fields[c.field]) != 1 {
+					t.Fatalf("Resolve() fields = %v, want exactly one message on %s", fields, c.field)
 				}
-				return
-			}
-			fields := fieldsOf(t, err)
-			if len(fields) != 1 || len(fields[c.field]) != 1 {
-				t.Fatalf("Resolve() fields = %v, want exactly one message on %s", fields, c.field)
-			}
-			if msg := fields[c.field][0]; !strings.Contains(msg, "must be") || !strings.Contains(msg, "(got ") {
-				t.Errorf("message = %q, want the range and the value sent", msg)
-			}
-		})
+				if msg := fields[c.field][0]; !strings.Contains(msg, "must be") || !strings.Contains(msg, "(got ") {
+					t.Errorf("message = %q, want the range and the value sent", msg)
+				}
+			})
+		}
 	}
 }
 
@@ -173,8 +187,8 @@ func TestResolveErrors(t *testing.T) {
 		field   string
 		msgHave []string
 	}{
-		{"unknown base model", func(r *Request, _ *DatasetProfile) { r.Hyperparameters.BaseModel = "gpt2" }, fBaseModel, []string{`unknown base model "gpt2"`, "mistralai/Mistral-7B-v0.1"}},
-		{"missing base model", func(r *Request, _ *DatasetProfile) { r.Hyperparameters.BaseModel = "" }, fBaseModel, []string{"is required"}},
+		{"unknown base model", func(r *Request, _ *DatasetProfile) { r.Hyperparameters.BaseModel = ptr("gpt2") }, fBaseModel, []string{`unknown base model "gpt2"`, "mistralai/Mistral-7B-v0.1"}},
+		{"missing base model", func(r *Request, _ *DatasetProfile) { r.Hyperparameters.BaseModel = ptr("") }, fBaseModel, []string{"is required"}},
 		{"unknown GPU type", func(r *Request, _ *DatasetProfile) { r.GPUConfig.GPUType = "V100-16GB" }, fGPUType, []string{`unknown GPU type "V100-16GB"`, "A100-80GB"}},
 		{"missing GPU type", func(r *Request, _ *DatasetProfile) { r.GPUConfig.GPUType = "" }, fGPUType, []string{"is required"}},
 		{"unknown preset", func(r *Request, _ *DatasetProfile) { r.PresetID = "turbo" }, fPreset, []string{"conservative, balanced, aggressive, custom"}},
@@ -193,13 +207,13 @@ func TestResolveErrors(t *testing.T) {
 			r.GPUConfig.NumGPUs, r.GPUConfig.GPUMemoryGB = 2, price(160)
 		}, fGPUMemory, []string{"A100-80GB has 80 GB per GPU", "got 160", "per GPU, not the total"}},
 		{"wrong memory", func(r *Request, _ *DatasetProfile) { r.GPUConfig.GPUMemoryGB = price(40) }, fGPUMemory, []string{"80 GB per GPU (got 40)"}},
-		{"70B on one A100", func(r *Request, _ *DatasetProfile) { r.Hyperparameters.BaseModel = "meta-llama/Llama-3.1-70B" }, fGPUConfig,
+		{"70B on one A100", func(r *Request, _ *DatasetProfile) { r.Hyperparameters.BaseModel = ptr("meta-llama/Llama-3.1-70B") }, fGPUConfig,
 			[]string{"needs at least 212 GB", "1 × A100-80GB has 80 GB", "use at least 3 A100-80GB GPUs"}},
 		{"70B on two A100s", func(r *Request, _ *DatasetProfile) {
-			r.Hyperparameters.BaseModel, r.GPUConfig.NumGPUs = "meta-llama/Llama-3.1-70B", 2
+			r.Hyperparameters.BaseModel, r.GPUConfig.NumGPUs = ptr("meta-llama/Llama-3.1-70B"), 2
 		}, fGPUConfig, []string{"2 × A100-80GB has 160 GB"}},
 		{"70B on four A6000s", func(r *Request, _ *DatasetProfile) {
-			r.Hyperparameters.BaseModel, r.GPUConfig.GPUType, r.GPUConfig.NumGPUs = "meta-llama/Llama-3.1-70B", "A6000-48GB", 4
+			r.Hyperparameters.BaseModel, r.GPUConfig.GPUType, r.GPUConfig.NumGPUs = ptr("meta-llama/Llama-3.1-70B"), "A6000-48GB", 4
 		}, fGPUConfig, []string{"use at least 5 A6000-48GB GPUs"}},
 	}
 	for _, c := range cases {
@@ -236,12 +250,14 @@ func TestResolveAccepts(t *testing.T) {
 			func(c Config) bool {
 				return c.NumGPUs == 2 && *c.GPUConfig().CostPerGPUHour == 3 && *c.GPUConfig().GPUMemoryGB == 80
 			}},
-		{"70B on three A100s", func(r *Request) { r.Hyperparameters.BaseModel, r.GPUConfig.NumGPUs = "meta-llama/Llama-3.1-70B", 3 },
+		{"70B on three A100s", func(r *Request) {
+			r.Hyperparameters.BaseModel, r.GPUConfig.NumGPUs = ptr("meta-llama/Llama-3.1-70B"), 3
+		},
 			func(c Config) bool { return c.Model.Parameters > 70 }},
 		{"70B on five A6000s", func(r *Request) {
-			r.Hyperparameters.BaseModel, r.GPUConfig.GPUType, r.GPUConfig.NumGPUs = "meta-llama/Llama-3.1-70B", "A6000-48GB", 5
+			r.Hyperparameters.BaseModel, r.GPUConfig.GPUType, r.GPUConfig.NumGPUs = ptr("meta-llama/Llama-3.1-70B"), "A6000-48GB", 5
 		}, func(c Config) bool { return c.GPU.MemoryGB == 48 }},
-		{"short model name", func(r *Request) { r.Hyperparameters.BaseModel = "qwen2.5-7b" },
+		{"short model name", func(r *Request) { r.Hyperparameters.BaseModel = ptr("qwen2.5-7b") },
 			func(c Config) bool { return c.Hyperparameters.BaseModel == "Qwen/Qwen2.5-7B" }},
 	}
 	for _, c := range cases {
@@ -261,8 +277,8 @@ func TestResolveAccepts(t *testing.T) {
 
 func TestResolveReportsEveryError(t *testing.T) {
 	req := baseReq()
-	req.Hyperparameters.LearningRate = 0
-	req.Hyperparameters.LoRARank = 0
+	req.Hyperparameters.LearningRate = ptr(0.0)
+	req.Hyperparameters.LoRARank = ptr(0)
 	req.GPUConfig.GPUType = "TPU"
 	ds := quietDS()
 	ds.Status = "validating"
@@ -281,7 +297,7 @@ func TestResolveReportsEveryError(t *testing.T) {
 
 func TestWarnings(t *testing.T) {
 	type edit func(r *Request, ds *DatasetProfile)
-	h := func(f func(h *Hyperparameters)) edit {
+	h := func(f func(h *HyperparameterInput)) edit {
 		return func(r *Request, _ *DatasetProfile) { f(&r.Hyperparameters) }
 	}
 	cases := []struct {
@@ -290,56 +306,56 @@ func TestWarnings(t *testing.T) {
 		field string
 		code  string // "" = no warning at all
 	}{
-		{"lr 1e-3 is fine", h(func(h *Hyperparameters) { h.LearningRate = 1e-3 }), "", ""},
-		{"lr above 1e-3", h(func(h *Hyperparameters) { h.LearningRate = 1.1e-3 }), fLearningRate, WarnLearningRateHigh},
-		{"lr 1e-5 is fine", h(func(h *Hyperparameters) { h.LearningRate = 1e-5 }), "", ""},
-		{"lr below 1e-5", h(func(h *Hyperparameters) { h.LearningRate = 9e-6 }), fLearningRate, WarnLearningRateLow},
-		{"batch 12", h(func(h *Hyperparameters) { h.BatchSize = 12 }), fBatchSize, WarnBatchNotPowerOfTwo},
-		{"batch 64 is fine", h(func(h *Hyperparameters) { h.BatchSize = 64 }), "", ""},
-		{"batch 128", h(func(h *Hyperparameters) { h.BatchSize = 128 }), fBatchSize, WarnBatchLarge},
+		{"lr 1e-3 is fine", h(func(h *HyperparameterInput) { h.LearningRate = ptr(1e-3) }), "", ""},
+		{"lr above 1e-3", h(func(h *HyperparameterInput) { h.LearningRate = ptr(1.1e-3) }), fLearningRate, WarnLearningRateHigh},
+		{"lr 1e-5 is fine", h(func(h *HyperparameterInput) { h.LearningRate = ptr(1e-5) }), "", ""},
+		{"lr below 1e-5", h(func(h *HyperparameterInput) { h.LearningRate = ptr(9e-6) }), fLearningRate, WarnLearningRateLow},
+		{"batch 12", h(func(h *HyperparameterInput) { h.BatchSize = ptr(12) }), fBatchSize, WarnBatchNotPowerOfTwo},
+		{"batch 64 is fine", h(func(h *HyperparameterInput) { h.BatchSize = ptr(64) }), "", ""},
+		{"batch 128", h(func(h *HyperparameterInput) { h.BatchSize = ptr(128) }), fBatchSize, WarnBatchLarge},
 		{"effective batch over dataset", func(r *Request, ds *DatasetProfile) {
 			*ds = readyDS(100, 10)
-			r.Hyperparameters.BatchSize = 128
+			r.Hyperparameters.BatchSize = ptr(128)
 			*r.Hyperparameters.WarmupSteps = 0
 		},
 			fBatchSize, WarnEffectiveBatchTooLarge},
-		{"epochs 20 is fine", h(func(h *Hyperparameters) { h.NumEpochs = 20 }), "", ""},
-		{"epochs 21", h(func(h *Hyperparameters) { h.NumEpochs = 21 }), fNumEpochs, WarnEpochsHigh},
-		{"rank 128 alpha 256 is fine", h(func(h *Hyperparameters) { h.LoRARank, h.LoRAAlpha = 128, 256 }), "", ""},
-		{"rank 256", h(func(h *Hyperparameters) { h.LoRARank, h.LoRAAlpha = 256, 256 }), fRank, WarnRankHigh},
-		{"alpha/rank 0.5 is fine", h(func(h *Hyperparameters) { h.LoRAAlpha = 8 }), "", ""},
-		{"alpha/rank below 0.5", h(func(h *Hyperparameters) { h.LoRAAlpha = 7 }), fAlpha, WarnAlphaRankRatio},
-		{"alpha/rank 4 is fine", h(func(h *Hyperparameters) { h.LoRAAlpha = 64 }), "", ""},
-		{"alpha/rank above 4", h(func(h *Hyperparameters) { h.LoRAAlpha = 65 }), fAlpha, WarnAlphaRankRatio},
-		{"dropout 0.3 is fine", h(func(h *Hyperparameters) { h.LoRADropout = 0.3 }), "", ""},
-		{"dropout 0.5", h(func(h *Hyperparameters) { h.LoRADropout = 0.5 }), fDropout, WarnDropoutHigh},
+		{"epochs 20 is fine", h(func(h *HyperparameterInput) { h.NumEpochs = ptr(20) }), "", ""},
+		{"epochs 21", h(func(h *HyperparameterInput) { h.NumEpochs = ptr(21) }), fNumEpochs, WarnEpochsHigh},
+		{"rank 128 alpha 256 is fine", h(func(h *HyperparameterInput) { h.LoRARank, h.LoRAAlpha = ptr(128), ptr(256) }), "", ""},
+		{"rank 256", h(func(h *HyperparameterInput) { h.LoRARank, h.LoRAAlpha = ptr(256), ptr(256) }), fRank, WarnRankHigh},
+		{"alpha/rank 0.5 is fine", h(func(h *HyperparameterInput) { h.LoRAAlpha = ptr(8) }), "", ""},
+		{"alpha/rank below 0.5", h(func(h *HyperparameterInput) { h.LoRAAlpha = ptr(7) }), fAlpha, WarnAlphaRankRatio},
+		{"alpha/rank 4 is fine", h(func(h *HyperparameterInput) { h.LoRAAlpha = ptr(64) }), "", ""},
+		{"alpha/rank above 4", h(func(h *HyperparameterInput) { h.LoRAAlpha = ptr(65) }), fAlpha, WarnAlphaRankRatio},
+		{"dropout 0.3 is fine", h(func(h *HyperparameterInput) { h.LoRADropout = ptr(0.3) }), "", ""},
+		{"dropout 0.5", h(func(h *HyperparameterInput) { h.LoRADropout = ptr(0.5) }), fDropout, WarnDropoutHigh},
 		// quietDS: 10,000 train conversations, batch 8 → 1,250 steps per epoch, 6,250 in all.
-		{"warmup half the run is fine", h(func(h *Hyperparameters) { *h.WarmupSteps = 3125 }), "", ""},
-		{"warmup over half the run", h(func(h *Hyperparameters) { *h.WarmupSteps = 3126 }), fWarmup, WarnWarmupLong},
-		{"warmup just shorter than the run", h(func(h *Hyperparameters) { *h.WarmupSteps = 6249 }), fWarmup, WarnWarmupLong},
-		{"warmup as long as the run", h(func(h *Hyperparameters) { *h.WarmupSteps = 6250 }), fWarmup, WarnWarmupLongerThanRun},
-		{"weight decay 0.1 is fine", h(func(h *Hyperparameters) { *h.WeightDecay = 0.1 }), "", ""},
-		{"weight decay 0.2", h(func(h *Hyperparameters) { *h.WeightDecay = 0.2 }), fWeightDecay, WarnWeightDecayHigh},
-		{"grad accum 32 is fine", h(func(h *Hyperparameters) { *h.GradientAccumulationSteps, *h.WarmupSteps = 32, 20 }), "", ""},
-		{"grad accum 33", h(func(h *Hyperparameters) { *h.GradientAccumulationSteps = 33 }), fGradAccum, WarnGradAccumHigh},
-		{"max grad norm 0.1 is fine", h(func(h *Hyperparameters) { *h.MaxGradNorm = 0.1 }), "", ""},
-		{"max grad norm 0.05", h(func(h *Hyperparameters) { *h.MaxGradNorm = 0.05 }), fMaxGradNorm, WarnMaxGradNormUnusual},
-		{"max grad norm 10 is fine", h(func(h *Hyperparameters) { *h.MaxGradNorm = 10 }), "", ""},
-		{"max grad norm 11", h(func(h *Hyperparameters) { *h.MaxGradNorm = 11 }), fMaxGradNorm, WarnMaxGradNormUnusual},
+		{"warmup half the run is fine", h(func(h *HyperparameterInput) { *h.WarmupSteps = 3125 }), "", ""},
+		{"warmup over half the run", h(func(h *HyperparameterInput) { *h.WarmupSteps = 3126 }), fWarmup, WarnWarmupLong},
+		{"warmup just shorter than the run", h(func(h *HyperparameterInput) { *h.WarmupSteps = 6249 }), fWarmup, WarnWarmupLong},
+		{"warmup as long as the run", h(func(h *HyperparameterInput) { *h.WarmupSteps = 6250 }), fWarmup, WarnWarmupLongerThanRun},
+		{"weight decay 0.1 is fine", h(func(h *HyperparameterInput) { *h.WeightDecay = 0.1 }), "", ""},
+		{"weight decay 0.2", h(func(h *HyperparameterInput) { *h.WeightDecay = 0.2 }), fWeightDecay, WarnWeightDecayHigh},
+		{"grad accum 32 is fine", h(func(h *HyperparameterInput) { *h.GradientAccumulationSteps, *h.WarmupSteps = 32, 20 }), "", ""},
+		{"grad accum 33", h(func(h *HyperparameterInput) { *h.GradientAccumulationSteps = 33 }), fGradAccum, WarnGradAccumHigh},
+		{"max grad norm 0.1 is fine", h(func(h *HyperparameterInput) { *h.MaxGradNorm = 0.1 }), "", ""},
+		{"max grad norm 0.05", h(func(h *HyperparameterInput) { *h.MaxGradNorm = 0.05 }), fMaxGradNorm, WarnMaxGradNormUnusual},
+		{"max grad norm 10 is fine", h(func(h *HyperparameterInput) { *h.MaxGradNorm = 10 }), "", ""},
+		{"max grad norm 11", h(func(h *HyperparameterInput) { *h.MaxGradNorm = 11 }), fMaxGradNorm, WarnMaxGradNormUnusual},
 		{"few steps", func(r *Request, ds *DatasetProfile) {
 			*ds = readyDS(16, 4)
 			*r.Hyperparameters.WarmupSteps = 0
-			r.Hyperparameters.NumEpochs = 4
+			r.Hyperparameters.NumEpochs = ptr(4)
 		},
 			fHyper, WarnFewSteps},
 		{"long conversations", func(_ *Request, ds *DatasetProfile) { ds.TokensP95 = 40_000 }, fDataset, WarnContextTruncation},
 		{"conversations at the context length are fine", func(_ *Request, ds *DatasetProfile) { ds.TokensP95 = 32768 }, "", ""},
 		{"no validation split", func(_ *Request, ds *DatasetProfile) { *ds = readyDS(10_000, 0) }, fDataset, WarnNoValidationSplit},
-		{"auto epochs overrides", h(func(h *Hyperparameters) { h.AutoEpochs, h.NumEpochs = true, 7 }), fNumEpochs, WarnAutoEpochsOverride},
-		{"auto epochs agreeing is quiet", h(func(h *Hyperparameters) { h.AutoEpochs, h.NumEpochs = true, 2 }), "", ""},
+		{"auto epochs overrides", h(func(h *HyperparameterInput) { h.AutoEpochs, h.NumEpochs = ptr(true), ptr(7) }), fNumEpochs, WarnAutoEpochsOverride},
+		{"auto epochs agreeing is quiet", h(func(h *HyperparameterInput) { h.AutoEpochs, h.NumEpochs = ptr(true), ptr(2) }), "", ""},
 		{"preset modified", func(r *Request, _ *DatasetProfile) {
 			r.PresetID = PresetBalanced
-			r.Hyperparameters.LearningRate = 2.5e-4
+			r.Hyperparameters.LearningRate = ptr(2.5e-4)
 		}, fPreset, WarnPresetModified},
 	}
 	for _, c := range cases {
@@ -395,30 +411,41 @@ func TestAutoEpochs(t *testing.T) {
 	}
 }
 
+// TestResolveAutoEpochs: with auto_epochs the rule picks num_epochs. The
+// preset's num_epochs plays no part; one sent is range-checked, then
+// replaced (AUTO_EPOCHS_OVERRIDE when it differs; 0 or null = not sent).
 func TestResolveAutoEpochs(t *testing.T) {
 	cases := []struct {
 		name      string
 		train     int
-		numEpochs int
+		full      bool // every other field sent too (else only auto_epochs and num_epochs)
+		numEpochs *int // nil = not sent
 		want      int
+		override  bool
 		errField  string
 	}{
-		{"tiny dataset, num_epochs absent", 20, 0, 5, ""},
-		{"mid dataset", 1000, 0, 3, ""},
-		{"huge dataset", 20_000, 0, 1, ""},
-		{"num_epochs sent is replaced", 1000, 9, 3, ""},
-		{"num_epochs out of range is still an error", 1000, 51, 0, fNumEpochs},
-		{"negative num_epochs is an error", 1000, -1, 0, fNumEpochs},
+		{"tiny dataset, num_epochs absent", 20, false, nil, 5, false, ""},
+		{"mid dataset, num_epochs absent", 1000, false, nil, 3, false, ""},
+		{"huge dataset, num_epochs absent", 20_000, false, nil, 1, false, ""},
+		{"num_epochs 0 is not sent", 1000, false, ptr(0), 3, false, ""},
+		{"num_epochs sent is replaced", 1000, false, ptr(9), 3, true, ""},
+		{"num_epochs sent equal to the rule is quiet", 1000, false, ptr(3), 3, false, ""},
+		{"full input: the preset's num_epochs sent is replaced", 1000, true, ptr(5), 3, true, ""},
+		{"num_epochs out of range is still an error", 1000, false, ptr(51), 0, false, fNumEpochs},
+		{"negative num_epochs is an error", 1000, false, ptr(-1), 0, false, fNumEpochs},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req := baseReq()
-			req.Hyperparameters.AutoEpochs, req.Hyperparameters.NumEpochs = true, c.numEpochs
-			*req.Hyperparameters.WarmupSteps = 0
-			cfg, _, err := Resolve(req, readyDS(c.train, c.train/10+1))
+			req := partialReq()
+			if c.full {
+				req = baseReq()
+			}
+			req.Hyperparameters.AutoEpochs, req.Hyperparameters.NumEpochs = ptr(true), c.numEpochs
+			req.Hyperparameters.WarmupSteps = ptr(0)
+			cfg, w, err := Resolve(req, readyDS(c.train, c.train/10+1))
 			if c.errField != "" {
-				if f := fieldsOf(t, err); len(f[c.errField]) == 0 {
-					t.Fatalf("fields = %v, want %s", f, c.errField)
+				if f := fieldsOf(t, err); len(f) != 1 || len(f[c.errField]) != 1 {
+					t.Fatalf("fields = %v, want one message on %s", f, c.errField)
 				}
 				return
 			}
@@ -428,13 +455,24 @@ func TestResolveAutoEpochs(t *testing.T) {
 			if got := cfg.Hyperparameters.NumEpochs; got != c.want || !cfg.Hyperparameters.AutoEpochs {
 				t.Errorf("num_epochs = %d (auto %v), want %d (auto)", got, cfg.Hyperparameters.AutoEpochs, c.want)
 			}
+			if got := slices.Contains(codes(w), fNumEpochs+" "+WarnAutoEpochsOverride); got != c.override {
+				t.Errorf("warnings = %v, want AUTO_EPOCHS_OVERRIDE %v", codes(w), c.override)
+			}
 		})
 	}
-	// Without auto_epochs, 0 epochs is an error.
-	req := baseReq()
-	req.Hyperparameters.NumEpochs = 0
-	if _, _, err := Resolve(req, quietDS()); len(fieldsOf(t, err)[fNumEpochs]) == 0 {
-		t.Errorf("num_epochs 0 without auto_epochs: error = %v, want one on %s", err, fNumEpochs)
+
+	// Without auto_epochs (absent or false), a num_epochs not sent is the
+	// preset's, and 0 sent is an error.
+	for _, auto := range []*bool{nil, ptr(false)} {
+		req := partialReq()
+		req.PresetID, req.Hyperparameters.AutoEpochs = PresetAggressive, auto
+		if cfg := mustResolve(t, req, quietDS()); cfg.Hyperparameters.NumEpochs != 10 || cfg.Hyperparameters.AutoEpochs {
+			t.Errorf("auto_epochs %v: num_epochs %d (auto %v), want the aggressive preset's 10", auto, cfg.Hyperparameters.NumEpochs, cfg.Hyperparameters.AutoEpochs)
+		}
+		req.Hyperparameters.NumEpochs = ptr(0)
+		if _, _, err := Resolve(req, quietDS()); len(fieldsOf(t, err)[fNumEpochs]) == 0 {
+			t.Errorf("auto_epochs %v, num_epochs 0: error = %v, want one on %s", auto, err, fNumEpochs)
+		}
 	}
 }
 
@@ -483,11 +521,14 @@ func TestPresetResolution(t *testing.T) {
 	}{
 		{"absent hyperparameters take the preset", Request{DatasetID: "d", PresetID: PresetAggressive, GPUConfig: gpu}, PresetAggressive, 3e-4, 500, ""},
 		{"absent preset and hyperparameters are custom = balanced", Request{DatasetID: "d", GPUConfig: gpu}, PresetCustom, 2e-4, 200, ""},
-		{"omitted optional fields come from the preset", Request{DatasetID: "d", PresetID: PresetConservative, GPUConfig: gpu, Hyperparameters: Hyperparameters{
-			BaseModel: DefaultBaseModel, LearningRate: 1e-4, BatchSize: 4, NumEpochs: 3, LoRARank: 8, LoRAAlpha: 16, LoRADropout: 0.05,
+		{"omitted optional fields come from the preset", Request{DatasetID: "d", PresetID: PresetConservative, GPUConfig: gpu, Hyperparameters: HyperparameterInput{
+			BaseModel: ptr(DefaultBaseModel), LearningRate: ptr(1e-4), BatchSize: ptr(4), NumEpochs: ptr(3), LoRARank: ptr(8), LoRAAlpha: ptr(16), LoRADropout: ptr(0.05),
 		}}, PresetConservative, 1e-4, 100, ""},
-		{"an edited preset becomes custom", Request{DatasetID: "d", PresetID: PresetConservative, GPUConfig: gpu, Hyperparameters: Hyperparameters{
-			BaseModel: DefaultBaseModel, LearningRate: 1e-4, BatchSize: 4, NumEpochs: 4, LoRARank: 8, LoRAAlpha: 16, LoRADropout: 0.05,
+		{"an edited preset becomes custom", Request{DatasetID: "d", PresetID: PresetConservative, GPUConfig: gpu, Hyperparameters: HyperparameterInput{
+			BaseModel: ptr(DefaultBaseModel), LearningRate: ptr(1e-4), BatchSize: ptr(4), NumEpochs: ptr(4), LoRARank: ptr(8), LoRAAlpha: ptr(16), LoRADropout: ptr(0.05),
+		}}, PresetCustom, 1e-4, 100, WarnPresetModified},
+		{"one field edited becomes custom", Request{DatasetID: "d", PresetID: PresetConservative, GPUConfig: gpu, Hyperparameters: HyperparameterInput{
+			NumEpochs: ptr(4),
 		}}, PresetCustom, 1e-4, 100, WarnPresetModified},
 	}
 	for _, c := range cases {
@@ -534,11 +575,18 @@ func TestRequestJSON(t *testing.T) {
 		{"auto epochs without num_epochs", `{"dataset_id":"d1","hyperparameters":{"base_model":"Qwen/Qwen2.5-7B","learning_rate":0.0002,"batch_size":8,
 			"auto_epochs":true,"lora_rank":16,"lora_alpha":32,"lora_dropout":0.1},"gpu_config":{"gpu_type":"A100-80GB","num_gpus":1}}`, "",
 			func(c Config) bool { return c.Hyperparameters.NumEpochs == 2 && c.Hyperparameters.AutoEpochs }},
+		{"custom with one value: the rest is balanced", `{"dataset_id":"d1","preset_id":"custom","hyperparameters":{"learning_rate":0.0005},
+			"gpu_config":{"gpu_type":"A100-80GB","num_gpus":1}}`, "",
+			func(c Config) bool {
+				b, _ := PresetByID(PresetBalanced)
+				b.Hyperparameters.LearningRate = 0.0005
+				return c.PresetID == PresetCustom && len(c.Hyperparameters.diff(b.Hyperparameters)) == 0
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var req Request
-			if err := json.Unmarshal([]byte(c.body), &req); err != nil {
+			req, err := strictDecode(c.body)
+			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
 			cfg, _, err := Resolve(req, quietDS())
