@@ -94,6 +94,12 @@ func TestEstimateForUploadedDataset(t *testing.T) {
 	if d := two.CostBreakdown.Compute - want; d < -1 || d > 1 {
 		t.Errorf("2×A100 compute: got %d µ$, want %d µ$ (2 × $3.00 × %d s)", two.CostBreakdown.Compute, want, two.DurationSeconds)
 	}
+	// A partial custom request keeps balanced's other values.
+	partial := estimate(t, a.Token, map[string]any{"dataset_id": id, "preset_id": "custom", "hyperparameters": map[string]any{"learning_rate": 0.0005},
+		"gpu_config": map[string]any{"gpu_type": "A100-80GB", "num_gpus": 1}})
+	if h := partial.Config.Hyperparameters; h.LearningRate != 0.0005 || h.BatchSize != 8 || h.LoRARank != 16 || h.NumEpochs != 5 {
+		t.Errorf("partial custom: got %+v, want lr 5e-4 with balanced's batch 8, rank 16, 5 epochs", h)
+	}
 	more := estimate(t, a.Token, map[string]any{"dataset_id": id, "preset_id": "aggressive", "gpu_config": map[string]any{"gpu_type": "A100-80GB", "num_gpus": 1}})
 	if more.EstimatedCost <= one.EstimatedCost || more.NumEpochs != 10 {
 		t.Errorf("aggressive (10 epochs): got %d µ$ for %d epochs, want dearer than balanced's %d µ$", more.EstimatedCost, more.NumEpochs, one.EstimatedCost)
