@@ -26,3 +26,9 @@ func datasetGSI2SK(status, id string) string { return "DATASET#" + status + "#" 
 
 // costSummarySK is the month's running total: COSTSUM#2026-11.
 func costSummarySK(month string) string { return "COSTSUM#" + month }
+
+const jobMetaSK = "#META"
+
+func jobPK(id string) string             { return "JOB#" + id }
+func jobGSI1SK(id string) string         { return "JOB#" + id }
+func jobGSI2SK(status, id string) string { return "JOB#" + status + "#" + id }
