@@ -1,5 +1,10 @@
 package dynamo
 
+import (
+	"fmt"
+	"time"
+)
+
 // Every key value of the table is built here, and only here, so the key
 // design in docs/data-model.md has one implementation.
 
@@ -32,3 +37,13 @@ const jobMetaSK = "#META"
 func jobPK(id string) string             { return "JOB#" + id }
 func jobGSI1SK(id string) string         { return "JOB#" + id }
 func jobGSI2SK(status, id string) string { return "JOB#" + status + "#" + id }
+
+// Telemetry of a job: one item per step, per log line, per checkpoint, each
+// keyed by what the cluster numbers them with, so storing is idempotent.
+func jobMetricsPK(id string) string { return "JOB#" + id + "#METRICS" }
+func jobLogsPK(id string) string    { return "JOB#" + id + "#LOGS" }
+func stepSK(step int) string        { return fmt.Sprintf("STEP#%010d", step) }
+func logSK(t time.Time, seq int64) string {
+	return t.UTC().Format("20060102T150405.000000000Z") + "#" + fmt.Sprintf("%012d", seq)
+}
+func checkpointSK(step int) string { return fmt.Sprintf("CKPT#%010d", step) }
