@@ -39,7 +39,6 @@ func TestMetricPointsOncePerStep(t *testing.T) {
 	if len(after) != 5 || after[0].Step != 56 {
 		t.Fatalf("after step 55: got %d points starting at %d", len(after), after[0].Step)
 	}
-	// Steps 9 and 10 sort correctly (zero-padded keys).
 	if other, _ := s.MetricPoints(ctx, "j2", 0, 10); len(other) != 0 {
 		t.Fatalf("another job's points leaked: %v", other)
 	}
