@@ -29,6 +29,8 @@ func run() error {
 	dynamoPort := flag.Int("dynamodb-port", 8000, "DynamoDB Local port")
 	s3Port := flag.Int("s3-port", 9000, "S3 server port")
 	awsPort := flag.Int("aws-port", 4010, "local Lambda Invoke API and EventBridge port")
+	clusterPort := flag.Int("cluster-port", 4020, "GPU-cluster simulator port")
+	timeScale := flag.Float64("time-scale", 100, "simulated cluster seconds per second")
 	flag.Parse()
 
 	root, err := devenv.RepoRoot()
@@ -42,7 +44,7 @@ func run() error {
 	data := filepath.Join(root, ".local")
 	st, err := startStack(ctx, options{
 		Root: root, DataDir: data, BinDir: filepath.Join(data, "functions"),
-		APIPort: *apiPort, DynamoPort: *dynamoPort, S3Port: *s3Port, AWSPort: *awsPort,
+		APIPort: *apiPort, DynamoPort: *dynamoPort, S3Port: *s3Port, AWSPort: *awsPort, ClusterPort: *clusterPort, TimeScale: *timeScale,
 		Output: os.Stderr, Logger: logger,
 	})
 	if err != nil {
@@ -57,10 +59,11 @@ BrightRun local platform is up (data in %s)
   DynamoDB Local  %s    (table %q)
   S3 (versitygw)  %s    (buckets %q, %q; key %s / %s)
   Lambda + events %s    (Invoke API; EventBridge bus %q, log at /events)
+  GPU cluster     %s    (simulator, %g× real time; faults at /_sim/faults)
 
 Try:  curl -s %s/api/auth/signup -d '{"email":"ada@example.com","password":"correct horse","name":"Ada"}'
 Ctrl-C stops everything; data stays for the next run.
-`, data, st.APIURL, st.Issuer, st.Audience, st.DynamoURL, tableName, st.S3URL, datasetsBucket, modelsBucket, s3AccessKey, s3SecretKey, st.AWSURL, eventBusName, st.APIURL)
+`, data, st.APIURL, st.Issuer, st.Audience, st.DynamoURL, tableName, st.S3URL, datasetsBucket, modelsBucket, s3AccessKey, s3SecretKey, st.AWSURL, eventBusName, st.ClusterURL, *timeScale, st.APIURL)
 
 	<-ctx.Done()
 	fmt.Println("\nstopping…")

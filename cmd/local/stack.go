@@ -23,6 +23,7 @@ import (
 	"github.com/brightrun/brightrun/pkg/dynamolocal"
 	"github.com/brightrun/brightrun/pkg/eventlocal"
 	"github.com/brightrun/brightrun/pkg/gateway"
+	"github.com/brightrun/brightrun/pkg/gpusim"
 	"github.com/brightrun/brightrun/pkg/lambdahost"
 	"github.com/brightrun/brightrun/pkg/localidp"
 	"github.com/brightrun/brightrun/pkg/route"
@@ -37,35 +38,42 @@ const (
 	eventBusName   = "brightrun"
 	localIssuer    = "brightrun-local-idp"
 	localAudience  = "brightrun-local-client"
+	clusterToken   = "brightrun-local-cluster-token"
 	s3AccessKey    = "brightrunlocal"
 	s3SecretKey    = "brightrunlocalsecret"
 )
 
 // options choose where the stack keeps its data and listens.
 type options struct {
-	Root       string // repository root
-	DataDir    string // persistent data; "" keeps DynamoDB in memory and S3 in a temp dir
-	BinDir     string // where function binaries are built
-	APIPort    int    // 0 picks a free port
-	DynamoPort int
-	S3Port     int
-	AWSPort    int       // Lambda Invoke API + EventBridge
-	Output     io.Writer // function and server logs
-	Logger     *slog.Logger
+	Root        string // repository root
+	DataDir     string // persistent data; "" keeps DynamoDB in memory and S3 in a temp dir
+	BinDir      string // where function binaries are built
+	APIPort     int    // 0 picks a free port
+	DynamoPort  int
+	S3Port      int
+	AWSPort     int // Lambda Invoke API + EventBridge
+	ClusterPort int
+	// TimeScale speeds the simulated cluster up: simulated seconds per
+	// second (100 runs a 45-minute job in under 30 s).
+	TimeScale float64
+	Output    io.Writer // function and server logs
+	Logger    *slog.Logger
 }
 
 // stack is the running local platform.
 type stack struct {
-	APIURL    string
-	DynamoURL string
-	S3URL     string
-	AWSURL    string // the local Lambda Invoke API and EventBridge bus
-	Issuer    string
-	Audience  string
-	KeyFile   string
-	Store     *dynamo.Store
-	Host      *lambdahost.Host
-	Bus       *eventlocal.Bus
+	APIURL     string
+	DynamoURL  string
+	S3URL      string
+	AWSURL     string // the local Lambda Invoke API and EventBridge bus
+	ClusterURL string // the GPU-cluster simulator
+	Cluster    *gpusim.Sim
+	Issuer     string
+	Audience   string
+	KeyFile    string
+	Store      *dynamo.Store
+	Host       *lambdahost.Host
+	Bus        *eventlocal.Bus
 
 	closers []func()
 }
@@ -138,6 +146,25 @@ func startStack(ctx context.Context, o options) (st *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+
+	// The GPU cluster: the simulator of docs/gpu-cluster-api.md, in process.
+	clusterLn, err := net.Listen("tcp", fmt.Sprintf("%s:%d", devenv.Loopback, o.ClusterPort))
+	if err != nil {
+		return nil, err
+	}
+	st.ClusterURL = "http://" + clusterLn.Addr().String()
+	if o.TimeScale == 0 {
+		o.TimeScale = 100
+	}
+	sim, err := gpusim.New(gpusim.Options{Token: clusterToken, TimeScale: o.TimeScale, PublicURL: st.ClusterURL, FetchDatasets: true,
+		Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	st.Cluster = sim
+	clusterSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = clusterSrv.Serve(clusterLn) }()
+	st.closers = append(st.closers, func() { _ = clusterSrv.Close() })
 
 	// One loopback endpoint for the Lambda Invoke API and the event bus.
 	awsLn, err := net.Listen("tcp", fmt.Sprintf("%s:%d", devenv.Loopback, o.AWSPort))
@@ -224,6 +251,10 @@ func functionEnv(st *stack) []string {
 		"AWS_ENDPOINT_URL_EVENTBRIDGE=" + st.AWSURL,
 		"EVENT_BUS_NAME=" + eventBusName,
 		"VALIDATE_DATASET_FUNCTION=validate-dataset",
+		"GPU_CLUSTER_URL=" + st.ClusterURL,
+		"GPU_CLUSTER_TOKEN=" + clusterToken,
+		// The simulator runs 100× faster; polls follow, so metrics stay fresh.
+		"POLL_INTERVAL_SECONDS=1",
 	}
 }
 
