@@ -65,3 +65,4 @@ clean: ## remove build output (keeps .local data; rm -rf .local to reset the loc
 	rm -rf build
 
 include infra/infra.mk
+include statemachine/statemachine.mk
