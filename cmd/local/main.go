@@ -58,7 +58,8 @@ BrightRun local platform is up (data in %s)
   HTTP API        %s/api      (JWT authorizer: issuer %q, audience %q)
   DynamoDB Local  %s    (table %q)
   S3 (versitygw)  %s    (buckets %q, %q; key %s / %s)
-  Lambda + events %s    (Invoke API; EventBridge bus %q, log at /events)
+  Lambda, events, %s    (Lambda Invoke API; EventBridge bus %q, log at /events;
+  Step Functions                           the training state machine in a real ASL interpreter)
   GPU cluster     %s    (simulator, %g× real time; faults at /_sim/faults)
 
 Try:  curl -s %s/api/auth/signup -d '{"email":"ada@example.com","password":"correct horse","name":"Ada"}'

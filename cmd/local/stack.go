@@ -28,6 +28,7 @@ import (
 	"github.com/brightrun/brightrun/pkg/localidp"
 	"github.com/brightrun/brightrun/pkg/route"
 	"github.com/brightrun/brightrun/pkg/s3local"
+	"github.com/brightrun/brightrun/pkg/workflow"
 )
 
 // Local names. The deployed stack gets its names from infra.
@@ -36,11 +37,13 @@ const (
 	datasetsBucket = "brightrun-datasets"
 	modelsBucket   = "brightrun-models"
 	eventBusName   = "brightrun"
-	localIssuer    = "brightrun-local-idp"
-	localAudience  = "brightrun-local-client"
-	clusterToken   = "brightrun-local-cluster-token"
-	s3AccessKey    = "brightrunlocal"
-	s3SecretKey    = "brightrunlocalsecret"
+	// The stand-in's default name and region (workflow.LocalOptions).
+	localStateMachineARN = "arn:aws:states:us-east-1:000000000000:stateMachine:brightrun-training"
+	localIssuer          = "brightrun-local-idp"
+	localAudience        = "brightrun-local-client"
+	clusterToken         = "brightrun-local-cluster-token"
+	s3AccessKey          = "brightrunlocal"
+	s3SecretKey          = "brightrunlocalsecret"
 )
 
 // options choose where the stack keeps its data and listens.
@@ -74,6 +77,7 @@ type stack struct {
 	Store      *dynamo.Store
 	Host       *lambdahost.Host
 	Bus        *eventlocal.Bus
+	Workflow   *workflow.Local // Step Functions
 
 	closers []func()
 }
@@ -187,9 +191,26 @@ func startStack(ctx context.Context, o options) (st *stack, err error) {
 	st.Host = h
 	host.Store(h)
 
+	// Step Functions: the same ASL file in a real ASL interpreter, its Task
+	// states calling the functions through the Invoke API above. Waits
+	// shrink with the simulator's time scale. Registered after the host, so
+	// it stops first.
+	wf, err := workflow.NewLocal(workflow.LocalOptions{Root: o.Root, LambdaEndpoint: st.AWSURL, WaitScale: 1 / o.TimeScale, Output: o.Output, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	st.Workflow = wf
+	st.closers = append(st.closers, wf.Close)
+
 	mux := http.NewServeMux()
 	mux.Handle("/2015-03-31/", h.InvokeAPI())
-	mux.Handle("/", st.Bus)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.") {
+			wf.ServeHTTP(w, r)
+			return
+		}
+		st.Bus.ServeHTTP(w, r)
+	})
 	awsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = awsSrv.Serve(awsLn) }()
 	st.closers = append(st.closers, func() { _ = awsSrv.Close() })
@@ -255,6 +276,8 @@ func functionEnv(st *stack) []string {
 		"GPU_CLUSTER_TOKEN=" + clusterToken,
 		// The simulator runs 100× faster; polls follow, so metrics stay fresh.
 		"POLL_INTERVAL_SECONDS=1",
+		"AWS_ENDPOINT_URL_SFN=" + st.AWSURL,
+		"STATE_MACHINE_ARN=" + localStateMachineARN,
 	}
 }
 
