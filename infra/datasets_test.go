@@ -495,3 +495,25 @@ func TestWorkerScopesAndInvokeTargets(t *testing.T) {
 		t.Errorf("route.InvokeValidate = %q, want %q", route.InvokeValidate, want)
 	}
 }
+
+// TestWorkflowStartGrant: only create-job may start the training state
+// machine, and only that one (by its fixed name).
+func TestWorkflowStartGrant(t *testing.T) {
+	f := appFixture(t)
+	for _, fn := range route.Functions() {
+		var got []string
+		for grant := range f.grantsOf(t, fn) {
+			if strings.HasPrefix(grant, "states:") {
+				got = append(got, grant)
+			}
+		}
+		switch {
+		case fn == "create-job":
+			if len(got) != 1 || !strings.HasPrefix(got[0], "states:StartExecution on ") || !strings.Contains(got[0], "stateMachine:brightrun-dev-training") {
+				t.Errorf("create-job: got %v, want states:StartExecution on the training state machine only", got)
+			}
+		case len(got) != 0:
+			t.Errorf("%s may not start executions: %v", fn, got)
+		}
+	}
+}

@@ -19,6 +19,7 @@ type grantResources struct {
 	UserPoolArn       string // Cognito user pool ARN (token)
 	DatasetsBucketArn string // datasets bucket ARN (token)
 	EventBusArn       string // the BrightRun event bus ARN (token)
+	StateMachineArn   string // the training state machine (its fixed name's ARN)
 	// FunctionArns: ARN of every function of the service stack, by
 	// route.Route.Function / route.Worker.Function. Complete before any
 	// grant is rendered, so an invoke scope never depends on creation order.
@@ -158,6 +159,10 @@ var accessGrants = map[string]grant{
 		Resources: func(r grantResources) []string { return []string{r.EventBusArn} },
 	},
 	route.InvokeValidate: invoke(validateDatasetFunction),
+	route.WorkflowStart: {
+		Actions:   []string{"states:StartExecution"},
+		Resources: func(r grantResources) []string { return []string{r.StateMachineArn} },
+	},
 }
 
 // policyStatements returns the statements an Access list grants, or an error

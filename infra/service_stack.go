@@ -95,6 +95,10 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		"DATASETS_BUCKET":           props.Stateful.DatasetsBucket.BucketName(),
 		"EVENT_BUS_NAME":            props.Stateful.EventBus.EventBusName(),
 		"VALIDATE_DATASET_FUNCTION": jsii.String(functionName(cfg, validateDatasetFunction)),
+		// The training state machine has a fixed name, so its ARN is known
+		// before it exists (it is created from statemachine/training.asl.json
+		// with the execution work; see docs/data-model.md and the README).
+		"STATE_MACHINE_ARN": stateMachineArn(stack, cfg),
 	}
 
 	// Two passes: every function (with its role) first, then the grants.
@@ -116,6 +120,7 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		UserPoolArn:       *pool.UserPoolArn(),
 		DatasetsBucketArn: *props.Stateful.DatasetsBucket.BucketArn(),
 		EventBusArn:       *props.Stateful.EventBus.EventBusArn(),
+		StateMachineArn:   *stateMachineArn(stack, cfg),
 		FunctionArns:      map[string]string{},
 	}
 	roles := map[string]awsiam.Role{}
@@ -312,4 +317,15 @@ func corsMethods(routes []route.Route) ([]awsapigatewayv2.CorsHttpMethod, error)
 		out = append(out, awsapigatewayv2.CorsHttpMethod(m))
 	}
 	return out, nil
+}
+
+// stateMachineArn is the ARN of the training state machine, named
+// brightrun-<stage>-training.
+func stateMachineArn(stack awscdk.Stack, cfg config) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("states"),
+		Resource:     jsii.String("stateMachine"),
+		ResourceName: jsii.String(cfg.resourceName() + "-training"),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 }

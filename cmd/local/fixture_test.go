@@ -44,6 +44,9 @@ func TestFixtures(t *testing.T) {
 		"list-gpus":        {200, ""},
 		"list-base-models": {200, ""},
 		"estimate-job":     {400, "VALIDATION_ERROR"}, // the fixture's dataset does not exist
+		"create-job":       {400, "VALIDATION_ERROR"},
+		"get-job":          {404, "NOT_FOUND"},
+		"cancel-job":       {404, "NOT_FOUND"},
 	}
 	if len(want) != len(route.Table) {
 		t.Fatalf("expectations for %d functions, route table has %d: add the new route's fixture and expectation", len(want), len(route.Table))
@@ -51,7 +54,7 @@ func TestFixtures(t *testing.T) {
 	// sign-up before log-in: the log-in fixture uses the sign-up's credentials.
 	for _, fn := range []string{"sign-up", "log-in", "get-me", "update-me", "get-dashboard-stats", "update-user",
 		"create-dataset", "list-datasets", "get-dataset", "update-dataset", "delete-dataset", "complete-dataset-upload", "confirm-dataset-upload",
-		"list-presets", "list-gpus", "list-base-models", "estimate-job"} {
+		"list-presets", "list-gpus", "list-base-models", "estimate-job", "create-job", "get-job", "cancel-job"} {
 		t.Run(fn, func(t *testing.T) {
 			payload, err := os.ReadFile(filepath.Join(root, "events", "apigw", fn+".json"))
 			if err != nil {

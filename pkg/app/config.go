@@ -34,6 +34,7 @@ type Config struct {
 	DatasetsBucket  string // DATASETS_BUCKET
 	EventBusName    string // EVENT_BUS_NAME
 	ValidateDataset string // VALIDATE_DATASET_FUNCTION: name or ARN of validate-dataset
+	StateMachineARN string // STATE_MACHINE_ARN: the training workflow
 	// S3PathStyle is set when AWS_ENDPOINT_URL_S3 points at a local S3
 	// server, which needs path-style addressing (the SDK reads no variable
 	// for it); AWS itself uses virtual-hosted style.
@@ -53,6 +54,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DatasetsBucket:   getenv("DATASETS_BUCKET"),
 		EventBusName:     getenv("EVENT_BUS_NAME"),
 		ValidateDataset:  getenv("VALIDATE_DATASET_FUNCTION"),
+		StateMachineARN:  getenv("STATE_MACHINE_ARN"),
 		S3PathStyle:      getenv("AWS_ENDPOINT_URL_S3") != "",
 	}
 	var missing []string

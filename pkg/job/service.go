@@ -33,9 +33,10 @@ type Change struct {
 	Now          time.Time
 }
 
-// Workflow starts the training workflow of a job, idempotently by job id.
+// Workflow starts the training workflow of a job, idempotently by job id
+// (created bounds the run's deadline, so a repeated start is identical).
 type Workflow interface {
-	StartJob(ctx context.Context, userID, jobID string) error
+	StartJob(ctx context.Context, userID, jobID string, created time.Time) error
 }
 
 // Service implements job creation and cancel.
@@ -79,7 +80,7 @@ func (s *Service) Create(ctx context.Context, userID string, req training.Reques
 	if err := s.Store.CreateJob(ctx, j); err != nil {
 		return Created{}, err
 	}
-	if err := s.Workflow.StartJob(ctx, userID, j.ID); err != nil {
+	if err := s.Workflow.StartJob(ctx, userID, j.ID, j.CreatedAt); err != nil {
 		msg := "the training workflow could not be started; nothing was run or charged"
 		_, terr := s.Store.Transition(ctx, userID, j.ID, StatusQueued, StatusFailed, Change{ErrorMessage: &msg, CompletedAt: &now, Now: now})
 		return Created{}, errors.Join(err, terr)

@@ -29,7 +29,7 @@ type workflow struct {
 	err     error
 }
 
-func (w *workflow) StartJob(_ context.Context, _, jobID string) error {
+func (w *workflow) StartJob(_ context.Context, _, jobID string, _ time.Time) error {
 	if w.err != nil {
 		return w.err
 	}

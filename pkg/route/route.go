@@ -44,6 +44,7 @@ const (
 	DatasetsTag      = "datasets:tag"      // tag objects for lifecycle deletion
 	EventsPut        = "events:put"        // put events on the BrightRun bus
 	InvokeValidate   = "invoke:validate-dataset"
+	WorkflowStart    = "workflow:start" // start the training state machine
 )
 
 // Table is every route of the API.
@@ -68,6 +69,9 @@ var Table = []Route{
 	{Method: "GET", Path: "/api/training/gpus", Function: "list-gpus"},
 	{Method: "GET", Path: "/api/training/base-models", Function: "list-base-models"},
 	{Method: "POST", Path: "/api/jobs/estimate", Function: "estimate-job", Access: []string{TableRead}},
+	{Method: "POST", Path: "/api/jobs", Function: "create-job", Idempotent: true, Access: []string{TableWrite, WorkflowStart}},
+	{Method: "GET", Path: "/api/jobs/{id}", Function: "get-job", Access: []string{TableRead}},
+	{Method: "POST", Path: "/api/jobs/{id}/cancel", Function: "cancel-job", Access: []string{TableWrite}},
 }
 
 // Worker is a function started by an event rather than an HTTP request.

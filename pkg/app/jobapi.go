@@ -1,0 +1,35 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/brightrun/brightrun/pkg/job"
+	"github.com/brightrun/brightrun/pkg/workflow"
+)
+
+// JobAPI wires the job service the HTTP functions use: create, cancel, get.
+func (a *App) JobAPI() (*job.Service, error) {
+	if a.Config.StateMachineARN == "" {
+		return nil, fmt.Errorf("job functions need STATE_MACHINE_ARN")
+	}
+	return &job.Service{
+		Store:    a.Store,
+		Training: a.Training(),
+		Workflow: jobWorkflow{workflow.NewStarter(sfn.NewFromConfig(a.AWS), a.Config.StateMachineARN)},
+		NewID:    func() string { return ulid.Make().String() },
+		Now:      time.Now,
+	}, nil
+}
+
+// jobWorkflow adapts the Step Functions starter to the job service's port.
+type jobWorkflow struct{ *workflow.Starter }
+
+func (w jobWorkflow) StartJob(ctx context.Context, userID, jobID string, created time.Time) error {
+	_, err := w.StartExecution(ctx, workflow.NewInput(jobID, userID, created))
+	return err
+}
