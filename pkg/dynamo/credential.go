@@ -105,16 +105,10 @@ func (s *Store) SetCredentialRole(ctx context.Context, subject string, role iden
 }
 
 func (s *Store) credential(ctx context.Context, pk string) (credentialItem, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, credentialSK), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return credentialItem{}, apperr.Wrap(err, "get credential")
-	}
-	if out.Item == nil {
-		return credentialItem{}, apperr.NotFoundf("credential")
-	}
 	var it credentialItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return credentialItem{}, apperr.Wrap(err, "unmarshal credential")
+	found, err := s.get(ctx, pk, credentialSK, &it)
+	if err == nil && !found {
+		err = apperr.NotFoundf("credential")
 	}
-	return it, nil
+	return it, err
 }

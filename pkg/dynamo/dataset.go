@@ -124,50 +124,31 @@ func (s *Store) CreateDataset(ctx context.Context, d dataset.Dataset) error {
 	if d.Format != nil {
 		it.Format = string(*d.Format)
 	}
-	av, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return apperr.Wrap(err, "marshal dataset")
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: av, ConditionExpression: aws.String("attribute_not_exists(" + schema.PK + ")")})
-	if conditionFailed(err) {
-		return apperr.New(apperr.Conflict, "dataset %s already exists", d.ID)
-	}
-	if err != nil {
-		return apperr.Wrap(err, "put dataset %s", d.ID)
-	}
-	return nil
+	return s.putNew(ctx, it, "dataset", d.ID)
 }
 
 // Dataset reads a live dataset (consistent read: status changes must be
 // seen at once by the next request).
 func (s *Store) Dataset(ctx context.Context, userID, id string, withReport bool) (dataset.Dataset, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(userPK(userID), datasetSK(id)), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return dataset.Dataset{}, apperr.Wrap(err, "get dataset %s", id)
-	}
 	var it datasetItem
-	if out.Item != nil {
-		if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-			return dataset.Dataset{}, apperr.Wrap(err, "unmarshal dataset %s", id)
-		}
+	found, err := s.get(ctx, userPK(userID), datasetSK(id), &it)
+	if err != nil {
+		return dataset.Dataset{}, err
 	}
-	if out.Item == nil || it.DeletedAt != "" {
+	if !found || it.DeletedAt != "" {
 		return dataset.Dataset{}, apperr.NotFoundf("dataset")
 	}
 	d := it.dataset()
 	if !withReport {
 		return d, nil
 	}
-	rep, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(userPK(userID), datasetReportSK(id)), ConsistentRead: aws.Bool(true)})
+	var ri datasetReportItem
+	found, err = s.get(ctx, userPK(userID), datasetReportSK(id), &ri)
 	if err != nil {
-		return dataset.Dataset{}, apperr.Wrap(err, "get dataset report %s", id)
+		return dataset.Dataset{}, err
 	}
 	d.ValidationErrors, d.SampleData = []dataset.Issue{}, []dataset.Conversation{}
-	if rep.Item != nil {
-		var ri datasetReportItem
-		if err := attributevalue.UnmarshalMap(rep.Item, &ri); err != nil {
-			return dataset.Dataset{}, apperr.Wrap(err, "unmarshal dataset report %s", id)
-		}
+	if found {
 		if err := json.Unmarshal([]byte(ri.Issues), &d.ValidationErrors); err != nil {
 			return dataset.Dataset{}, apperr.Wrap(err, "dataset report %s issues", id)
 		}

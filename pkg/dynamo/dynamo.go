@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/brightrun/brightrun/pkg/apperr"
 	"github.com/brightrun/brightrun/pkg/dynamo/schema"
 )
 
@@ -95,4 +97,37 @@ func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Va
 
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{schema.PK: str(pk), schema.SK: str(sk)}
+}
+
+// putNew writes item unless an item with its key exists, which is a
+// Conflict naming what and id.
+func (s *Store) putNew(ctx context.Context, item any, what, id string) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return apperr.Wrap(err, "marshal %s", what)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: av, ConditionExpression: aws.String("attribute_not_exists(" + schema.PK + ")")})
+	if conditionFailed(err) {
+		return apperr.New(apperr.Conflict, "%s %s already exists", what, id)
+	}
+	if err != nil {
+		return apperr.Wrap(err, "put %s %s", what, id)
+	}
+	return nil
+}
+
+// get reads one item with a consistent read (status changes must be seen
+// by the next request) into out, and reports whether it exists.
+func (s *Store) get(ctx context.Context, pk, sk string, out any) (bool, error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, apperr.Wrap(err, "get %s %s", pk, sk)
+	}
+	if res.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return false, apperr.Wrap(err, "unmarshal %s %s", pk, sk)
+	}
+	return true, nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -104,33 +103,17 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job) error {
 	if j.EstimatedCompletionAt != nil {
 		it.EstimatedDoneAt = ts(*j.EstimatedCompletionAt)
 	}
-	av, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return apperr.Wrap(err, "marshal job")
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: av, ConditionExpression: aws.String("attribute_not_exists(" + schema.PK + ")")})
-	if conditionFailed(err) {
-		return apperr.New(apperr.Conflict, "job %s already exists", j.ID)
-	}
-	if err != nil {
-		return apperr.Wrap(err, "put job %s", j.ID)
-	}
-	return nil
+	return s.putNew(ctx, it, "job", j.ID)
 }
 
 // Job reads a job of userID (consistent read); another user's is NotFound.
 func (s *Store) Job(ctx context.Context, userID, id string) (job.Job, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(jobPK(id), jobMetaSK), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return job.Job{}, apperr.Wrap(err, "get job %s", id)
-	}
 	var it jobItem
-	if out.Item != nil {
-		if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-			return job.Job{}, apperr.Wrap(err, "unmarshal job %s", id)
-		}
+	found, err := s.get(ctx, jobPK(id), jobMetaSK, &it)
+	if err != nil {
+		return job.Job{}, err
 	}
-	if out.Item == nil || it.UserID != userID {
+	if !found || it.UserID != userID {
 		return job.Job{}, apperr.NotFoundf("job")
 	}
 	return it.job(), nil

@@ -50,36 +50,18 @@ func (s *Store) CreateProfile(ctx context.Context, u identity.User) error {
 		b := int64(*u.MonthlyBudget)
 		it.MonthlyBudget = &b
 	}
-	av, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return apperr.Wrap(err, "marshal profile")
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.table),
-		Item:                av,
-		ConditionExpression: aws.String("attribute_not_exists(" + schema.PK + ")"),
-	})
-	if conditionFailed(err) {
-		return apperr.New(apperr.Conflict, "user already exists")
-	}
-	if err != nil {
-		return apperr.Wrap(err, "put profile %s", u.ID)
-	}
-	return nil
+	return s.putNew(ctx, it, "user", u.ID)
 }
 
 // Profile returns a user's profile, or NotFound.
 func (s *Store) Profile(ctx context.Context, id string) (identity.User, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(userPK(id), profileSK)})
-	if err != nil {
-		return identity.User{}, apperr.Wrap(err, "get profile %s", id)
-	}
-	if out.Item == nil {
-		return identity.User{}, apperr.NotFoundf("user")
-	}
 	var it profileItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return identity.User{}, apperr.Wrap(err, "unmarshal profile %s", id)
+	found, err := s.get(ctx, userPK(id), profileSK, &it)
+	if err != nil {
+		return identity.User{}, err
+	}
+	if !found {
+		return identity.User{}, apperr.NotFoundf("user")
 	}
 	return it.user(), nil
 }
