@@ -47,3 +47,15 @@ func logSK(t time.Time, seq int64) string {
 	return t.UTC().Format("20060102T150405.000000000Z") + "#" + fmt.Sprintf("%012d", seq)
 }
 func checkpointSK(step int) string { return fmt.Sprintf("CKPT#%010d", step) }
+
+// The cluster's id of a job points back to the job and its owner.
+const extJobLookupSK = "#LOOKUP"
+
+func extJobPK(externalID string) string { return "EXTJOB#" + externalID }
+
+// A model (artifact) lives in its owner's partition; GSI2 lists it by status.
+func modelSK(id string) string             { return "MODEL#" + id }
+func modelSKPrefix() string                { return "MODEL#" }
+func modelGSI2SK(status, id string) string { return "MODEL#" + status + "#" + id }
+
+func checkpointSKPrefix() string { return "CKPT#" }

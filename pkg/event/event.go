@@ -9,6 +9,18 @@ const Source = "brightrun"
 // Detail types.
 const (
 	DatasetValidated = "DatasetValidated"
+
+	// The training workflow's events (pkg/job's Runner). Each detail carries
+	// an EventID that is stable across re-emission: the runner writes every
+	// event to an outbox on the job item in the same conditional write as
+	// the change it reports, publishes it, then removes it; a retried task
+	// publishes what is left with the same id. Delivery is at least once,
+	// so consumers deduplicate by EventID.
+	JobStatusChanged = "JobStatusChanged"
+	JobCompleted     = "JobCompleted"
+	JobFailed        = "JobFailed"
+	JobCancelled     = "JobCancelled"
+	CostAccrued      = "CostAccrued"
 )
 
 // DatasetValidatedDetail is emitted once per finished validation run;
@@ -25,6 +37,80 @@ type DatasetValidatedDetail struct {
 	TotalTokens   int64  `json:"total_tokens"`
 	ErrorCount    int    `json:"error_count"`
 	ErrorMessage  string `json:"error_message,omitempty"`
+}
+
+// JobStatusChangedDetail: a job moved between non-final statuses (queued →
+// initializing → running) or stages (queued, initializing, training,
+// validating, saving). Final statuses have events of their own
+// (JobCompleted, JobFailed, JobCancelled). EventID is
+// "<job>:status:<to_status>" for a status change and
+// "<job>:stage:<epoch>:<to_stage>" for a stage change.
+type JobStatusChangedDetail struct {
+	EventID    string  `json:"event_id"`
+	UserID     string  `json:"user_id"`
+	JobID      string  `json:"job_id"`
+	FromStatus string  `json:"from_status"`
+	ToStatus   string  `json:"to_status"` // = from_status when only the stage changed
+	FromStage  string  `json:"from_stage"`
+	ToStage    string  `json:"to_stage"`
+	Progress   float64 `json:"progress"` // 0–100
+	At         string  `json:"at"`       // RFC 3339
+}
+
+// JobCompletedDetail: the job completed and its model is stored.
+// EventID is "<job>:completed".
+type JobCompletedDetail struct {
+	EventID         string `json:"event_id"`
+	UserID          string `json:"user_id"`
+	JobID           string `json:"job_id"`
+	DatasetID       string `json:"dataset_id"`
+	ModelID         string `json:"model_id"`
+	ModelName       string `json:"model_name"`
+	FinalCostMicros int64  `json:"final_cost_micros"` // = the sum of the job's CostAccrued amounts
+	At              string `json:"at"`
+}
+
+// JobFailedDetail: the job failed. Error is the workflow's error name
+// (TrainingFailed, JobNotFound, JobTimedOut, States.Timeout, …); Message is
+// what the user is shown. EventID is "<job>:failed".
+type JobFailedDetail struct {
+	EventID         string `json:"event_id"`
+	UserID          string `json:"user_id"`
+	JobID           string `json:"job_id"`
+	Error           string `json:"error"`
+	Message         string `json:"message"`
+	FinalCostMicros int64  `json:"final_cost_micros"`
+	At              string `json:"at"`
+}
+
+// JobCancelledDetail: the job was cancelled. EventID is "<job>:cancelled".
+type JobCancelledDetail struct {
+	EventID         string `json:"event_id"`
+	UserID          string `json:"user_id"`
+	JobID           string `json:"job_id"`
+	FinalCostMicros int64  `json:"final_cost_micros"`
+	At              string `json:"at"`
+}
+
+// CostAccruedDetail: GPU time billed since the job's previous accrual.
+// AmountMicros (micro-dollars) is this interval's cost, TotalMicros the
+// job's total so far (both exact integers; the sum of a job's amounts is its
+// final cost). EventID is "<job>:cost:<billable milliseconds>:<total
+// micros>": the cluster's billable-time mark the total was computed at,
+// and the total (distinct for every accrual of a job). It is the
+// idempotency key of the cost record. At (RFC 3339) is when it was observed, which
+// decides the billing month.
+type CostAccruedDetail struct {
+	EventID               string  `json:"event_id"`
+	UserID                string  `json:"user_id"`
+	JobID                 string  `json:"job_id"`
+	AmountMicros          int64   `json:"amount_micros"`
+	TotalMicros           int64   `json:"total_micros"`
+	BillableSeconds       float64 `json:"billable_seconds"` // the mark: GPU hold time so far
+	GPUType               string  `json:"gpu_type"`
+	NumGPUs               int     `json:"num_gpus"`
+	PricePerGPUHourMicros int64   `json:"price_per_gpu_hour_micros"`
+	At                    string  `json:"at"`
 }
 
 // Pattern is an EventBridge event pattern for detail types of our source.

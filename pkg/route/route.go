@@ -45,6 +45,13 @@ const (
 	EventsPut        = "events:put"        // put events on the BrightRun bus
 	InvokeValidate   = "invoke:validate-dataset"
 	WorkflowStart    = "workflow:start" // start the training state machine
+	// The GPU cluster's URL and bearer token (GPU_CLUSTER_URL/TOKEN): an
+	// outside HTTP API, no IAM; infra hands the token to these functions only.
+	GPUCluster = "cluster"
+	// ModelsWrite: HEAD (which needs ListBucket to answer 404 for a missing
+	// object), PUT and multipart upload (with abort) of objects under
+	// models/ in the models bucket.
+	ModelsWrite = "models:write"
 )
 
 // Table is every route of the API.
@@ -88,6 +95,9 @@ const (
 	// TriggerDatasetUpload: S3 ObjectCreated under datasets/ in the datasets
 	// bucket, and asynchronous invocation by confirm-dataset-upload.
 	TriggerDatasetUpload = "s3:datasets/ObjectCreated"
+	// TriggerTraining: a Task state of the training state machine
+	// (statemachine/training.asl.json, pkg/workflow/contract.Placeholders).
+	TriggerTraining = "sfn:training"
 )
 
 // Workers are the event-driven functions.
@@ -96,6 +106,20 @@ var Workers = []Worker{
 	// counts, so 10 GiB takes ~2 minutes; 15 minutes is Lambda's maximum.
 	// 1 GB of memory buys a full vCPU; the validator needs < 64 MiB.
 	{Function: "validate-dataset", Trigger: TriggerDatasetUpload, Timeout: 900, MemoryMB: 1024, Access: []string{TableWrite, DatasetsRead, DatasetsTag, EventsPut}},
+
+	// The training workflow's tasks (pkg/job.Runner). Every one may publish
+	// the job's outbox of events. submit-job presigns a GET of the dataset
+	// for the cluster (datasets:read). poll-job polls for up to its 240 s
+	// budget, so its timeout is the Poll state's 300 s. copy-artifacts
+	// streams the adapter (up to a few GB) through 16 MiB parts, four in
+	// flight, hence 1 GB and Lambda's maximum timeout. mark-job-failed
+	// cancels the cluster job when it may still be running.
+	{Function: "submit-job", Trigger: TriggerTraining, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, DatasetsRead, GPUCluster, EventsPut}},
+	{Function: "poll-job", Trigger: TriggerTraining, Timeout: 300, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
+	{Function: "copy-artifacts", Trigger: TriggerTraining, Timeout: 900, MemoryMB: 1024, Access: []string{TableWrite, GPUCluster, ModelsWrite, EventsPut}},
+	{Function: "finalize-job", Trigger: TriggerTraining, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, EventsPut}},
+	{Function: "mark-job-failed", Trigger: TriggerTraining, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
+	{Function: "mark-job-cancelled", Trigger: TriggerTraining, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
 }
 
 // Functions lists every function name: HTTP routes, then workers.

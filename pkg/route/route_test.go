@@ -149,7 +149,7 @@ func TestKey(t *testing.T) {
 var (
 	methods      = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	knownRoles   = []string{RoleUser, RoleAdmin, RoleBillingAdmin}
-	knownAccess  = []string{TableRead, TableWrite, IdentityRegister, IdentityRoles, DatasetsRead, DatasetsWrite, DatasetsTag, EventsPut, InvokeValidate, WorkflowStart}
+	knownAccess  = []string{TableRead, TableWrite, IdentityRegister, IdentityRoles, DatasetsRead, DatasetsWrite, DatasetsTag, EventsPut, InvokeValidate, WorkflowStart, GPUCluster, ModelsWrite}
 	kebab        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)+$`)
 	pathSegment  = regexp.MustCompile(`^([a-z0-9]+(-[a-z0-9]+)*|\{[a-z][a-zA-Z0-9]*\})$`)
 	functionVerb = []string{

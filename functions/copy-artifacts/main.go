@@ -1,0 +1,21 @@
+// Command copy-artifacts is the training state machine's CopyArtifacts
+// task: it streams the completed job's files from the cluster into the
+// models bucket, checking each SHA-256, skipping files already copied.
+// Input {job_id, user_id}; output {artifacts}.
+package main
+
+import (
+	"context"
+
+	"github.com/brightrun/brightrun/pkg/app"
+)
+
+func main() {
+	app.Run(func(ctx context.Context, a *app.App) (any, error) {
+		r, err := a.JobRunner("copy-artifacts")
+		if err != nil {
+			return nil, err
+		}
+		return handler{runner: r, log: a.Logger}.handle, nil
+	})
+}

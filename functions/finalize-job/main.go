@@ -1,0 +1,20 @@
+// Command finalize-job is the training state machine's Finalize task: it
+// registers the model and completes the job with its final cost. Input
+// {job_id, user_id}; output {model_id}.
+package main
+
+import (
+	"context"
+
+	"github.com/brightrun/brightrun/pkg/app"
+)
+
+func main() {
+	app.Run(func(ctx context.Context, a *app.App) (any, error) {
+		r, err := a.JobRunner("finalize-job")
+		if err != nil {
+			return nil, err
+		}
+		return handler{runner: r, log: a.Logger}.handle, nil
+	})
+}
