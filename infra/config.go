@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,7 @@ const (
 	ctxStage       = "stage"          // default "dev"
 	ctxAssetDir    = "lambdaAssetDir" // default "build/lambda", relative to the repo root
 	ctxCorsOrigins = "corsOrigins"    // JSON list in cdk.json, or comma-separated on the command line
+	ctxGPUCluster  = "gpuClusterUrl"  // base URL of the GPU cluster API (GPU_CLUSTER_URL)
 )
 
 // Defaults when the context does not say otherwise. The CORS origin is the
@@ -26,6 +28,9 @@ const (
 	defaultStage      = "dev"
 	defaultAssetDir   = "build/lambda"
 	defaultCorsOrigin = "http://localhost:3000"
+	// No real cluster: training tasks fail with ClusterUnavailable until
+	// the stage sets its cluster: cdk deploy -c gpuClusterUrl=https://…
+	defaultGPUClusterURL = "https://gpu-cluster.example.com"
 )
 
 // stageRe keeps stage names usable in every resource name (Lambda, table,
@@ -36,6 +41,10 @@ type config struct {
 	Stage       string
 	AssetDir    string // absolute; holds <Function>/bootstrap
 	CorsOrigins []string
+	// GPUClusterURL is the GPU cluster API the training tasks call. Its
+	// bearer token is not configuration: it lives in a Secrets Manager
+	// secret (stateful stack), never in the template.
+	GPUClusterURL string
 }
 
 // resourceName is the prefix of every named resource: brightrun-<stage>.
@@ -46,6 +55,8 @@ func loadConfig(node constructs.Node) (config, error) {
 		Stage:       contextString(node, ctxStage, defaultStage),
 		AssetDir:    contextString(node, ctxAssetDir, defaultAssetDir),
 		CorsOrigins: contextList(node, ctxCorsOrigins, []string{defaultCorsOrigin}),
+
+		GPUClusterURL: contextString(node, ctxGPUCluster, defaultGPUClusterURL),
 	}
 	if !stageRe.MatchString(cfg.Stage) {
 		return config{}, fmt.Errorf("context %s=%q: want lower-case letters, digits and '-', starting with a letter, at most 16 characters", ctxStage, cfg.Stage)
@@ -55,6 +66,9 @@ func loadConfig(node constructs.Node) (config, error) {
 			return config{}, fmt.Errorf("context %s: origin %q must be https:// (or http://localhost for development)", ctxCorsOrigins, o)
 		}
 	}
+	if err := checkClusterURL(cfg.GPUClusterURL); err != nil {
+		return config{}, fmt.Errorf("context %s=%q: %w", ctxGPUCluster, cfg.GPUClusterURL, err)
+	}
 	if !filepath.IsAbs(cfg.AssetDir) {
 		root, err := repoRoot()
 		if err != nil {
@@ -63,6 +77,26 @@ func loadConfig(node constructs.Node) (config, error) {
 		cfg.AssetDir = filepath.Join(root, cfg.AssetDir)
 	}
 	return cfg, nil
+}
+
+// checkClusterURL accepts an absolute https URL without credentials: the
+// token goes over TLS only, and user:password@ would put a credential in
+// every function's environment in plain text.
+func checkClusterURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "https":
+		return errors.New("want an https:// URL (the bearer token must not travel in clear text)")
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("want an https:// URL with a host")
+	case u.User != nil:
+		return errors.New("credentials do not belong in the URL: the token is read from the Secrets Manager secret")
+	case u.RawQuery != "" || u.Fragment != "":
+		return errors.New("want a base URL without query or fragment")
+	}
+	return nil
 }
 
 func contextString(node constructs.Node, key, def string) string {

@@ -53,6 +53,12 @@ func (f *fixture) grantsOf(t *testing.T, fn string) map[string]bool {
 	if roleID == "" {
 		t.Fatalf("%s: role not found", fn)
 	}
+	return f.grantsOfRole(roleID)
+}
+
+// grantsOfRole returns "action on resource" for every Allow statement of the
+// policies attached to the role with logical id roleID.
+func (f *fixture) grantsOfRole(roleID string) map[string]bool {
 	got := map[string]bool{}
 	for _, p := range resourcesOfType(f.service, "AWS::IAM::Policy") {
 		attached := false
@@ -89,6 +95,18 @@ func (f *fixture) datasetsBucketID(t *testing.T) string {
 		}
 	}
 	t.Fatal("stateful stack: no DatasetsBucket")
+	return ""
+}
+
+// modelsBucketID is the logical id of the models bucket (stateful).
+func (f *fixture) modelsBucketID(t *testing.T) string {
+	t.Helper()
+	for id := range resourcesOfType(f.stateful, "AWS::S3::Bucket") {
+		if strings.HasPrefix(id, "ModelsBucket") {
+			return id
+		}
+	}
+	t.Fatal("stateful stack: no ModelsBucket")
 	return ""
 }
 
@@ -258,17 +276,34 @@ func TestNoDependencyFromStatefulToService(t *testing.T) {
 	}
 }
 
-// Each worker retries twice, drops events older than 6 hours and sends
-// failures to an encrypted queue that keeps them 14 days; its role may send
-// there and nothing more on SQS.
+// asyncWorkers are the workers whose trigger invokes them asynchronously
+// (workerTrigger.Async): they, and only they, get an EventInvokeConfig.
+func asyncWorkers() []route.Worker {
+	var out []route.Worker
+	for _, w := range route.Workers {
+		if workerTriggers[w.Trigger].Async {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// Each asynchronously invoked worker retries twice, drops events older than
+// 6 hours and sends failures to an encrypted queue that keeps them 14 days;
+// its role may send there and nothing more on SQS. (Synchronously invoked
+// workers have none: TestTrainingTasksHaveNoAsyncConfig.)
 func TestWorkerAsyncInvokeConfig(t *testing.T) {
 	f := appFixture(t)
 	queues := resourcesOfType(f.service, "AWS::SQS::Queue")
 	configs := resourcesOfType(f.service, "AWS::Lambda::EventInvokeConfig")
-	if len(configs) != len(route.Workers) {
-		t.Errorf("EventInvokeConfigs: got %d, want one per worker (%d)", len(configs), len(route.Workers))
+	async := asyncWorkers()
+	if len(async) == 0 {
+		t.Fatal("no asynchronously invoked worker: validate-dataset should be one")
 	}
-	for _, w := range route.Workers {
+	if len(configs) != len(async) || len(queues) != len(async) {
+		t.Errorf("EventInvokeConfigs/queues: got %d/%d, want one per asynchronously invoked worker (%d)", len(configs), len(queues), len(async))
+	}
+	for _, w := range async {
 		t.Run(w.Function, func(t *testing.T) {
 			fnID, fn := f.functionByName(t, w.Function)
 			roleID := getAttID(props(fn)["Role"], "Arn")
@@ -317,11 +352,15 @@ func TestWorkerAsyncInvokeConfig(t *testing.T) {
 // TestWorkerAsyncInvokeConfig): create can upload but not read, get has no
 // S3 access at all, confirm can read and invoke validate-dataset and
 // nothing else. s3:ListBucket comes with datasets:read (404 instead of 403
-// for a missing object, see grants.go).
+// for a missing object, see grants.go). The training tasks all publish
+// events; submit-job reads datasets (it presigns a GET for the cluster) and
+// copy-artifacts writes models (models:write, TestModelsWriteGrant).
 func TestDatasetGrants(t *testing.T) {
 	f := appFixture(t)
 	bucket := "${" + f.datasetsBucketID(t) + ".Arn}"
 	objects := bucket + "/datasets/*"
+	models := "${" + f.modelsBucketID(t) + ".Arn}"
+	modelObjects := models + "/models/*"
 	bus := "${" + f.eventBusID(t) + ".Arn}"
 	validateID, _ := f.functionByName(t, validateDatasetFunction)
 	validate := "${" + validateID + ".Arn}"
@@ -334,6 +373,13 @@ func TestDatasetGrants(t *testing.T) {
 		"complete-dataset-upload": {"s3:AbortMultipartUpload on " + objects, "s3:GetObject on " + objects, "s3:ListBucket on " + bucket, "s3:PutObject on " + objects},
 		"confirm-dataset-upload":  {"lambda:InvokeFunction on " + validate, "s3:GetObject on " + objects, "s3:ListBucket on " + bucket},
 		"validate-dataset":        {"events:PutEvents on " + bus, "s3:GetObject on " + objects, "s3:ListBucket on " + bucket, "s3:PutObjectTagging on " + objects},
+
+		"submit-job":         {"events:PutEvents on " + bus, "s3:GetObject on " + objects, "s3:ListBucket on " + bucket},
+		"poll-job":           {"events:PutEvents on " + bus},
+		"copy-artifacts":     {"events:PutEvents on " + bus, "s3:AbortMultipartUpload on " + modelObjects, "s3:GetObject on " + modelObjects, "s3:ListBucket on " + models, "s3:PutObject on " + modelObjects},
+		"finalize-job":       {"events:PutEvents on " + bus},
+		"mark-job-failed":    {"events:PutEvents on " + bus},
+		"mark-job-cancelled": {"events:PutEvents on " + bus},
 	}
 	for fn, want := range want {
 		t.Run(fn, func(t *testing.T) {
@@ -363,7 +409,7 @@ func TestDatasetGrants(t *testing.T) {
 }
 
 // Each worker's role gets exactly the actions of its Access scopes, writing
-// its own logs and sending to its failure queue.
+// its own logs and, if invoked asynchronously, sending to its failure queue.
 func TestLeastPrivilegePerWorker(t *testing.T) {
 	f := appFixture(t)
 	for _, w := range route.Workers {
@@ -372,7 +418,10 @@ func TestLeastPrivilegePerWorker(t *testing.T) {
 			for g := range f.grantsOf(t, w.Function) {
 				got[strings.SplitN(g, " on ", 2)[0]] = true
 			}
-			want := map[string]bool{"logs:CreateLogStream": true, "logs:PutLogEvents": true, "sqs:SendMessage": true}
+			want := map[string]bool{"logs:CreateLogStream": true, "logs:PutLogEvents": true}
+			if workerTriggers[w.Trigger].Async {
+				want["sqs:SendMessage"] = true
+			}
 			for _, scope := range w.Access {
 				for _, a := range accessGrants[scope].allActions() {
 					want[a] = true

@@ -18,8 +18,12 @@ type grantResources struct {
 	TableArn          string // DynamoDB table ARN (token)
 	UserPoolArn       string // Cognito user pool ARN (token)
 	DatasetsBucketArn string // datasets bucket ARN (token)
+	ModelsBucketArn   string // models bucket ARN (token)
 	EventBusArn       string // the BrightRun event bus ARN (token)
 	StateMachineArn   string // the training state machine (its fixed name's ARN)
+	// GPUClusterTokenSecretArn: the Secrets Manager secret holding the GPU
+	// cluster's bearer token (token; full ARN with the random suffix).
+	GPUClusterTokenSecretArn string
 	// FunctionArns: ARN of every function of the service stack, by
 	// route.Route.Function / route.Worker.Function. Complete before any
 	// grant is rendered, so an invoke scope never depends on creation order.
@@ -34,6 +38,11 @@ const validateDatasetFunction = "validate-dataset"
 // builds keys as datasets/<user>/<dataset>/…); grants and the upload
 // notification are limited to it.
 const datasetsPrefix = "datasets/"
+
+// modelsPrefix is the key prefix of every model artifact (pkg/job builds
+// keys as models/<user>/<job>/<file>); the models:write grant is limited
+// to it.
+const modelsPrefix = "models/"
 
 // grant is one row of the scope table: exact IAM actions on resources.
 // Actions are always spelled out: never "*" or "<service>:*".
@@ -88,6 +97,11 @@ func tableAndIndexes(r grantResources) []string {
 // datasetObjects: every dataset object, nothing else of the bucket.
 func datasetObjects(r grantResources) []string {
 	return []string{r.DatasetsBucketArn + "/" + datasetsPrefix + "*"}
+}
+
+// modelObjects: every model artifact, nothing else of the bucket.
+func modelObjects(r grantResources) []string {
+	return []string{r.ModelsBucketArn + "/" + modelsPrefix + "*"}
 }
 
 // invoke grants lambda:InvokeFunction on one function of the service stack.
@@ -153,6 +167,29 @@ var accessGrants = map[string]grant{
 	route.DatasetsTag: {
 		Actions:   []string{"s3:PutObjectTagging"},
 		Resources: datasetObjects,
+	},
+	// copy-artifacts: GetObject is its HEAD of an artifact already copied
+	// (a retried copy resumes; blob.Stat), with ListBucket for 404 instead
+	// of 403, as for datasets:read. PutObject covers single and multipart
+	// uploads (create, parts, complete); abort has an action of its own.
+	// No DeleteObject: a bad copy is overwritten, never deleted.
+	route.ModelsWrite: {
+		Actions:   []string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"},
+		Resources: modelObjects,
+		And: []grant{{
+			Actions:   []string{"s3:ListBucket"},
+			Resources: func(r grantResources) []string { return []string{r.ModelsBucketArn} },
+		}},
+	},
+	// The cluster is an outside HTTP API: no IAM of its own. What IAM
+	// guards is its bearer token, read once per cold start from the secret
+	// (GPU_CLUSTER_TOKEN_SECRET_ARN). The secret is encrypted with the AWS
+	// managed key aws/secretsmanager, whose key policy lets Secrets Manager
+	// decrypt for any principal of the account allowed GetSecretValue: no
+	// kms:Decrypt grant is needed.
+	route.GPUCluster: {
+		Actions:   []string{"secretsmanager:GetSecretValue"},
+		Resources: func(r grantResources) []string { return []string{r.GPUClusterTokenSecretArn} },
 	},
 	route.EventsPut: {
 		Actions:   []string{"events:PutEvents"},

@@ -589,8 +589,8 @@ func TestNoUnsuppressedNagFindings(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	f := appFixture(t)
 	for name, want := range map[string][]string{
-		"stateful": {"TableName", "DatasetsBucketName", "ModelsBucketName", "UserPoolId", "UserPoolClientId", "EventBusName"},
-		"service":  {"ApiUrl"},
+		"stateful": {"TableName", "DatasetsBucketName", "ModelsBucketName", "UserPoolId", "UserPoolClientId", "EventBusName", "GpuClusterTokenSecretArn"},
+		"service":  {"ApiUrl", "StateMachineArn"},
 	} {
 		tpl := f.stateful
 		if name == "service" {
@@ -650,7 +650,8 @@ func TestContextOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{Stage: "prod", AssetDir: "/abs/lambda", CorsOrigins: []string{"https://app.example.com", "https://admin.example.com"}}
+	want := config{Stage: "prod", AssetDir: "/abs/lambda", CorsOrigins: []string{"https://app.example.com", "https://admin.example.com"},
+		GPUClusterURL: defaultGPUClusterURL}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got %+v, want %+v", cfg, want)
 	}

@@ -1,7 +1,8 @@
 // Command infra is the BrightRun CDK app: a stateful stack (table, buckets,
-// Cognito user pool and app client) and a service stack (HTTP API with the
-// Cognito JWT authorizer, one Lambda per route of route.Table and per worker
-// of route.Workers). Run it through the CDK CLI from the repository root
+// Cognito user pool and app client, event bus, GPU cluster token secret) and
+// a service stack (HTTP API with the Cognito JWT authorizer, one Lambda per
+// route of route.Table and per worker of route.Workers, the training state
+// machine). Run it through the CDK CLI from the repository root
 // (`make synth`); cdk.json there points at this directory.
 package main
 
@@ -62,14 +63,14 @@ func defineApp(app awscdk.App, routes []route.Route, workers []route.Worker) (*s
 	stateful := newStatefulStack(app, prefix+"-Stateful", &statefulStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("BrightRun " + cfg.Stage + ": DynamoDB table, S3 buckets and Cognito user pool (all retained); EventBridge bus and archive"),
+			Description: jsii.String("BrightRun " + cfg.Stage + ": DynamoDB table, S3 buckets, Cognito user pool and GPU cluster token secret (all retained); EventBridge bus and archive"),
 		},
 		Config: cfg,
 	})
 	service, err := newServiceStack(app, prefix+"-Service", &serviceStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("BrightRun " + cfg.Stage + ": HTTP API, JWT authorizer, route and worker Lambdas"),
+			Description: jsii.String("BrightRun " + cfg.Stage + ": HTTP API, JWT authorizer, route and worker Lambdas, training state machine"),
 		},
 		Config:   cfg,
 		Stateful: stateful,

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -28,13 +29,16 @@ const (
 
 // ServiceStack is the stateless part: the HTTP API with its JWT authorizer,
 // one Lambda per route of route.Table and one per worker of route.Workers
-// with its trigger. It holds no data: the table, the buckets, the Cognito
-// user pool and the event bus come from the StatefulStack, so this stack can
-// be destroyed and redeployed without losing anything.
+// with its trigger, and the training state machine. It holds no data: the
+// table, the buckets, the Cognito user pool, the event bus and the GPU
+// cluster token come from the StatefulStack, so this stack can be destroyed
+// and redeployed without losing anything (destroying it stops running
+// training executions; the jobs' state is in the table).
 type ServiceStack struct {
 	awscdk.Stack
-	Api       awsapigatewayv2.HttpApi
-	Functions map[string]awslambda.Function // by route.Function / route.Worker.Function
+	Api          awsapigatewayv2.HttpApi
+	Functions    map[string]awslambda.Function // by route.Function / route.Worker.Function
+	StateMachine awsstepfunctions.StateMachine // the training workflow (training.go)
 }
 
 type serviceStackProps struct {
@@ -83,8 +87,10 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 
 	// Every function gets the same environment (pkg/app/config.go reads it
 	// once per cold start): none of it is secret, and a function without the
-	// matching scope is refused by IAM anyway. VALIDATE_DATASET_FUNCTION is
-	// the fixed function name, a literal: no reference, so no cycle even on
+	// matching scope is refused by IAM anyway. The GPU cluster's token is
+	// not here: only the ARN of the secret holding it, which functions with
+	// the cluster scope may read. VALIDATE_DATASET_FUNCTION is the fixed
+	// function name, a literal: no reference, so no cycle even on
 	// validate-dataset itself.
 	env := map[string]*string{
 		"TABLE_NAME":                props.Stateful.Table.TableName(),
@@ -93,12 +99,15 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		"COGNITO_CLIENT_ID":         client.UserPoolClientId(),
 		"LOG_LEVEL":                 jsii.String("info"),
 		"DATASETS_BUCKET":           props.Stateful.DatasetsBucket.BucketName(),
+		"MODELS_BUCKET":             props.Stateful.ModelsBucket.BucketName(),
 		"EVENT_BUS_NAME":            props.Stateful.EventBus.EventBusName(),
 		"VALIDATE_DATASET_FUNCTION": jsii.String(functionName(cfg, validateDatasetFunction)),
 		// The training state machine has a fixed name, so its ARN is known
-		// before it exists (it is created from statemachine/training.asl.json
-		// with the execution work; see docs/data-model.md and the README).
-		"STATE_MACHINE_ARN": stateMachineArn(stack, cfg),
+		// without a reference to it (it is created below, after the
+		// functions it invokes; training.go).
+		"STATE_MACHINE_ARN":            stateMachineArn(stack, cfg),
+		"GPU_CLUSTER_URL":              jsii.String(cfg.GPUClusterURL),
+		"GPU_CLUSTER_TOKEN_SECRET_ARN": props.Stateful.GPUClusterToken.SecretArn(),
 	}
 
 	// Two passes: every function (with its role) first, then the grants.
@@ -119,9 +128,12 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		TableArn:          *props.Stateful.Table.TableArn(),
 		UserPoolArn:       *pool.UserPoolArn(),
 		DatasetsBucketArn: *props.Stateful.DatasetsBucket.BucketArn(),
+		ModelsBucketArn:   *props.Stateful.ModelsBucket.BucketArn(),
 		EventBusArn:       *props.Stateful.EventBus.EventBusArn(),
 		StateMachineArn:   *stateMachineArn(stack, cfg),
 		FunctionArns:      map[string]string{},
+
+		GPUClusterTokenSecretArn: *props.Stateful.GPUClusterToken.SecretArn(),
 	}
 	roles := map[string]awsiam.Role{}
 	for _, spec := range specs {
@@ -147,11 +159,17 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 	}
 
 	for _, w := range props.Workers {
+		if !workerTriggers[w.Trigger].Async {
+			continue
+		}
 		// Next to the function, role and log group: <stack>/<fn>/…
 		scope := stack.Node().FindChild(jsii.String(w.Function)).(constructs.Construct)
 		addAsyncInvokeConfig(scope, s.Functions[w.Function], roles[w.Function], cfg, w)
 	}
 	if err := addWorkerTriggers(stack, props.Stateful, s.Functions, props.Workers); err != nil {
+		return nil, err
+	}
+	if s.StateMachine, err = newTrainingStateMachine(stack, cfg, s.Functions, props.Workers); err != nil {
 		return nil, err
 	}
 
@@ -178,6 +196,7 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 	}
 
 	output(stack, "ApiUrl", s.Api.Url(), "HTTP API base URL (routes start with /api)")
+	output(stack, "StateMachineArn", s.StateMachine.StateMachineArn(), "Training state machine (STATE_MACHINE_ARN)")
 	return s, nil
 }
 
@@ -283,13 +302,16 @@ func newFunction(stack awscdk.Stack, cfg config, spec functionSpec, env map[stri
 		Reason: jsii.String("Queries on the app table's GSIs are authorised on <table ARN>/index/<name>; " +
 			"the wildcard covers exactly GSI1 and GSI2 of that one table, actions stay explicit. " +
 			"Dataset objects are authorised on <datasets bucket ARN>/datasets/*: keys are per user and dataset " +
-			"(datasets/<user>/<dataset>/...), created at run time; the wildcard stops at the datasets/ prefix and actions stay explicit."),
+			"(datasets/<user>/<dataset>/...), created at run time; the wildcard stops at the datasets/ prefix and actions stay explicit. " +
+			"Model artifacts are authorised on <models bucket ARN>/models/* likewise: keys are models/<user>/<job>/<file>, " +
+			"created at run time by copy-artifacts; the wildcard stops at the models/ prefix and actions stay explicit."),
 		AppliesTo: &[]interface{}{
 			// The table and bucket ARNs are cross-stack references; cdk-nag
 			// renders them as <TableXXXX.Arn> or as the Fn::GetStackOutput
 			// of that attribute.
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::(<Table[0-9A-F]+\.Arn>|\{"Fn::GetStackOutput":.*"OutputName":"PublishOutputFnGetAttTable[0-9A-F]+Arn[0-9A-F]+"\}\})\/index\/\*$/g`)},
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::(<DatasetsBucket[0-9A-F]+\.Arn>|\{"Fn::GetStackOutput":.*"OutputName":"PublishOutputFnGetAttDatasetsBucket[0-9A-F]+Arn[0-9A-F]+"\}\})\/datasets\/\*$/g`)},
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::(<ModelsBucket[0-9A-F]+\.Arn>|\{"Fn::GetStackOutput":.*"OutputName":"PublishOutputFnGetAttModelsBucket[0-9A-F]+Arn[0-9A-F]+"\}\})\/models\/\*$/g`)},
 		},
 	}}, jsii.Bool(true))
 	return fn, role, nil
@@ -320,12 +342,12 @@ func corsMethods(routes []route.Route) ([]awsapigatewayv2.CorsHttpMethod, error)
 }
 
 // stateMachineArn is the ARN of the training state machine, named
-// brightrun-<stage>-training.
+// brightrun-<stage>-training (trainingStateMachineName).
 func stateMachineArn(stack awscdk.Stack, cfg config) *string {
 	return stack.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("states"),
 		Resource:     jsii.String("stateMachine"),
-		ResourceName: jsii.String(cfg.resourceName() + "-training"),
+		ResourceName: jsii.String(trainingStateMachineName(cfg)),
 		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 	})
 }

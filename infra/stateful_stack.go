@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -35,6 +36,10 @@ const deletedObjectExpiryDays = 1
 // producers and consumers of several stacks (service now, training later)
 // reference by name, and its archive keeps 30 days of events for replay; a
 // redeploy or replacement of the service stack must not take either away.
+//
+// So does the secret holding the GPU cluster's bearer token: its value is
+// put in by hand after the first deploy, and destroying the service stack
+// must not lose it.
 type StatefulStack struct {
 	awscdk.Stack
 	Table          awsdynamodb.Table
@@ -43,6 +48,10 @@ type StatefulStack struct {
 	UserPool       awscognito.UserPool
 	Client         awscognito.UserPoolClient
 	EventBus       awsevents.EventBus
+	// GPUClusterToken holds the GPU cluster API's bearer token
+	// (GPU_CLUSTER_TOKEN_SECRET_ARN; read by functions with the cluster
+	// scope).
+	GPUClusterToken awssecretsmanager.Secret
 }
 
 type statefulStackProps struct {
@@ -60,6 +69,7 @@ func newStatefulStack(scope constructs.Construct, id string, props *statefulStac
 	s.ModelsBucket = newUploadBucket(stack, "ModelsBucket", cfg)
 	s.UserPool, s.Client = newUserPool(stack, cfg)
 	s.EventBus = newEventBus(stack, cfg)
+	s.GPUClusterToken = newGPUClusterTokenSecret(stack, cfg)
 
 	output(stack, "TableName", s.Table.TableName(), "DynamoDB table (TABLE_NAME)")
 	output(stack, "DatasetsBucketName", s.DatasetsBucket.BucketName(), "S3 bucket for dataset uploads")
@@ -67,7 +77,49 @@ func newStatefulStack(scope constructs.Construct, id string, props *statefulStac
 	output(stack, "UserPoolId", s.UserPool.UserPoolId(), "Cognito user pool id (COGNITO_USER_POOL_ID)")
 	output(stack, "UserPoolClientId", s.Client.UserPoolClientId(), "Cognito app client id (COGNITO_CLIENT_ID)")
 	output(stack, "EventBusName", s.EventBus.EventBusName(), "EventBridge bus of BrightRun events (EVENT_BUS_NAME)")
+	output(stack, "GpuClusterTokenSecretArn", s.GPUClusterToken.SecretArn(),
+		"Secret holding the GPU cluster bearer token (GPU_CLUSTER_TOKEN_SECRET_ARN): put the real token in it")
 	return s
+}
+
+// gpuClusterTokenSecretName is the secret's name: brightrun-<stage>/gpu-cluster-token.
+func gpuClusterTokenSecretName(cfg config) string {
+	return cfg.resourceName() + "/gpu-cluster-token"
+}
+
+// newGPUClusterTokenSecret creates the secret for the GPU cluster's bearer
+// token. The token is issued by the cluster's operator, so CloudFormation
+// cannot know it and it must never be in a template: the secret starts
+// with a random value (a token the cluster rejects, so a forgotten step
+// shows as 401 Unauthorized rather than as a silently empty token) and the
+// operator replaces it once per stage:
+//
+//	aws secretsmanager put-secret-value --secret-id brightrun-<stage>/gpu-cluster-token --secret-string "$TOKEN"
+//
+// CloudFormation generates a value only when it creates the secret or when
+// GenerateSecretString changes: leave the generator as it is, or the next
+// deploy overwrites the real token. The value is a plain string (no JSON),
+// which is what app.SecretString reads. Retained like everything here: the
+// real token would be lost with the stack.
+func newGPUClusterTokenSecret(stack awscdk.Stack, cfg config) awssecretsmanager.Secret {
+	name := gpuClusterTokenSecretName(cfg)
+	secret := awssecretsmanager.NewSecret(stack, jsii.String("GpuClusterToken"), &awssecretsmanager.SecretProps{
+		SecretName: jsii.String(name),
+		Description: jsii.String("Bearer token of the GPU cluster API for BrightRun " + cfg.Stage +
+			" training tasks. Created with a random placeholder: put the real token in it with " +
+			"aws secretsmanager put-secret-value --secret-id " + name + " --secret-string <token>"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(40),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("The GPU cluster's operator issues this bearer token; Secrets Manager cannot rotate it. " +
+			"Rotate it with the cluster's operator and put the new value in the secret (put-secret-value)."),
+	}}, jsii.Bool(true))
+	return secret
 }
 
 // newEventBus is the custom bus brightrun-<stage> every BrightRun event goes

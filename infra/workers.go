@@ -20,7 +20,7 @@ import (
 )
 
 // Asynchronous invocation of workers (S3 notifications and the confirm
-// route's InvocationType=Event both are): Lambda retries a failed run twice,
+// route's InvocationType=Event both are; see workerTrigger.Async): Lambda retries a failed run twice,
 // drops events older than 6 hours, and sends what it gives up on to the
 // worker's failure queue, where it stays 14 days.
 const (
@@ -32,7 +32,13 @@ const (
 // workerTrigger wires one kind of route.Worker.Trigger to a function.
 type workerTrigger struct {
 	Describe string
-	Add      func(t *triggers, fn awslambda.Function, w route.Worker) error
+	// Async: the trigger invokes the function asynchronously (Lambda's
+	// event queue), so Lambda's retries, maximum event age and on-failure
+	// destination apply and addAsyncInvokeConfig sets them. A synchronous
+	// caller (Step Functions) retries and catches failures itself; an
+	// EventInvokeConfig and a failure queue would never be used.
+	Async bool
+	Add   func(t *triggers, fn awslambda.Function, w route.Worker) error
 }
 
 // workerTriggers is the only place that knows what a trigger means in AWS;
@@ -40,7 +46,13 @@ type workerTrigger struct {
 var workerTriggers = map[string]workerTrigger{
 	route.TriggerDatasetUpload: {
 		Describe: "S3 ObjectCreated under " + datasetsPrefix + " in the datasets bucket",
+		Async:    true, // S3 notifications and confirm-dataset-upload's InvocationType=Event
 		Add:      datasetUploadTrigger,
+	},
+	route.TriggerTraining: {
+		Describe: "Task state of the training state machine",
+		Async:    false, // Step Functions invokes Task resources synchronously (Retry/Catch in the definition)
+		Add:      trainingTaskTrigger,
 	},
 }
 
@@ -117,6 +129,12 @@ func datasetUploadTrigger(t *triggers, fn awslambda.Function, w route.Worker) er
 		&awss3.NotificationKeyFilter{Prefix: jsii.String(datasetsPrefix)})
 	return configureNotificationsHandler(t.stack)
 }
+
+// trainingTaskTrigger: nothing per function. The one state machine
+// (newTrainingStateMachine, training.go) invokes every task function with
+// its own role's lambda:InvokeFunction, so the functions need no resource
+// policy; it also checks that the definition names each training worker.
+func trainingTaskTrigger(*triggers, awslambda.Function, route.Worker) error { return nil }
 
 // configureNotificationsHandler gives CDK's bucket-notifications handler (a
 // singleton per stack) a log group with the retention of every other

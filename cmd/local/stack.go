@@ -84,8 +84,10 @@ type stack struct {
 
 // startStack builds every function, starts DynamoDB Local, the S3 server,
 // the Lambda host and the gateway, and returns when all answer.
-func startStack(ctx context.Context, o options) (st *stack, err error) {
-	st = &stack{Issuer: localIssuer, Audience: localAudience}
+func startStack(ctx context.Context, o options) (_ *stack, err error) {
+	// Every early return is (nil, err): the deferred Close must see the
+	// stack itself, not the named result.
+	st := &stack{Issuer: localIssuer, Audience: localAudience}
 	defer func() {
 		if err != nil {
 			st.Close()

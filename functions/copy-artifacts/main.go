@@ -12,7 +12,7 @@ import (
 
 func main() {
 	app.Run(func(ctx context.Context, a *app.App) (any, error) {
-		r, err := a.JobRunner("copy-artifacts")
+		r, err := a.JobRunner(ctx, "copy-artifacts")
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,7 @@ import (
 
 func main() {
 	app.Run(func(ctx context.Context, a *app.App) (any, error) {
-		r, err := a.JobRunner("finalize-job")
+		r, err := a.JobRunner(ctx, "finalize-job")
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,7 @@ import (
 
 func main() {
 	app.Run(func(ctx context.Context, a *app.App) (any, error) {
-		r, err := a.JobRunner("mark-job-cancelled")
+		r, err := a.JobRunner(ctx, "mark-job-cancelled")
 		if err != nil {
 			return nil, err
 		}

@@ -13,7 +13,7 @@ import (
 
 func main() {
 	app.Run(func(ctx context.Context, a *app.App) (any, error) {
-		r, err := a.JobRunner("mark-job-failed")
+		r, err := a.JobRunner(ctx, "mark-job-failed")
 		if err != nil {
 			return nil, err
 		}

@@ -13,7 +13,7 @@ import (
 
 func main() {
 	app.Run(func(ctx context.Context, a *app.App) (any, error) {
-		r, err := a.JobRunner("poll-job")
+		r, err := a.JobRunner(ctx, "poll-job")
 		if err != nil {
 			return nil, err
 		}

@@ -12,7 +12,7 @@ import (
 
 func main() {
 	app.Run(func(ctx context.Context, a *app.App) (any, error) {
-		r, err := a.JobRunner("submit-job")
+		r, err := a.JobRunner(ctx, "submit-job")
 		if err != nil {
 			return nil, err
 		}

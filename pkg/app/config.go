@@ -36,10 +36,14 @@ type Config struct {
 	ValidateDataset string // VALIDATE_DATASET_FUNCTION: name or ARN of validate-dataset
 	StateMachineARN string // STATE_MACHINE_ARN: the training workflow
 	// The training workflow's tasks (JobRunner checks what a task needs).
-	GPUClusterURL       string // GPU_CLUSTER_URL: base URL of the GPU cluster API
-	GPUClusterToken     string // GPU_CLUSTER_TOKEN: its bearer token
-	ModelsBucket        string // MODELS_BUCKET: trained artifacts, under models/
-	PollIntervalSeconds string // POLL_INTERVAL_SECONDS: poll-job's interval (default 20; may be fractional)
+	GPUClusterURL   string // GPU_CLUSTER_URL: base URL of the GPU cluster API
+	GPUClusterToken string // GPU_CLUSTER_TOKEN: its bearer token (local stack)
+	// GPUClusterTokenSecret (GPU_CLUSTER_TOKEN_SECRET_ARN): the Secrets
+	// Manager secret holding the bearer token, read once at cold start. In
+	// AWS the token is never in the template or the function's environment.
+	GPUClusterTokenSecret string
+	ModelsBucket          string // MODELS_BUCKET: trained artifacts, under models/
+	PollIntervalSeconds   string // POLL_INTERVAL_SECONDS: poll-job's interval (default 20; may be fractional)
 	// S3PathStyle is set when AWS_ENDPOINT_URL_S3 points at a local S3
 	// server, which needs path-style addressing (the SDK reads no variable
 	// for it); AWS itself uses virtual-hosted style.
@@ -49,22 +53,23 @@ type Config struct {
 // ConfigFromEnv reads and checks the configuration.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		TableName:           getenv("TABLE_NAME"),
-		IdentityProvider:    getenv("IDENTITY_PROVIDER"),
-		CognitoPoolID:       getenv("COGNITO_USER_POOL_ID"),
-		CognitoClientID:     getenv("COGNITO_CLIENT_ID"),
-		LocalKeyFile:        getenv("LOCAL_IDP_KEY_FILE"),
-		LocalIssuer:         getenv("LOCAL_IDP_ISSUER"),
-		LocalAudience:       getenv("LOCAL_IDP_AUDIENCE"),
-		DatasetsBucket:      getenv("DATASETS_BUCKET"),
-		EventBusName:        getenv("EVENT_BUS_NAME"),
-		ValidateDataset:     getenv("VALIDATE_DATASET_FUNCTION"),
-		StateMachineARN:     getenv("STATE_MACHINE_ARN"),
-		GPUClusterURL:       getenv("GPU_CLUSTER_URL"),
-		GPUClusterToken:     getenv("GPU_CLUSTER_TOKEN"),
-		ModelsBucket:        getenv("MODELS_BUCKET"),
-		PollIntervalSeconds: getenv("POLL_INTERVAL_SECONDS"),
-		S3PathStyle:         getenv("AWS_ENDPOINT_URL_S3") != "",
+		TableName:             getenv("TABLE_NAME"),
+		IdentityProvider:      getenv("IDENTITY_PROVIDER"),
+		CognitoPoolID:         getenv("COGNITO_USER_POOL_ID"),
+		CognitoClientID:       getenv("COGNITO_CLIENT_ID"),
+		LocalKeyFile:          getenv("LOCAL_IDP_KEY_FILE"),
+		LocalIssuer:           getenv("LOCAL_IDP_ISSUER"),
+		LocalAudience:         getenv("LOCAL_IDP_AUDIENCE"),
+		DatasetsBucket:        getenv("DATASETS_BUCKET"),
+		EventBusName:          getenv("EVENT_BUS_NAME"),
+		ValidateDataset:       getenv("VALIDATE_DATASET_FUNCTION"),
+		StateMachineARN:       getenv("STATE_MACHINE_ARN"),
+		GPUClusterURL:         getenv("GPU_CLUSTER_URL"),
+		GPUClusterToken:       getenv("GPU_CLUSTER_TOKEN"),
+		GPUClusterTokenSecret: getenv("GPU_CLUSTER_TOKEN_SECRET_ARN"),
+		ModelsBucket:          getenv("MODELS_BUCKET"),
+		PollIntervalSeconds:   getenv("POLL_INTERVAL_SECONDS"),
+		S3PathStyle:           getenv("AWS_ENDPOINT_URL_S3") != "",
 	}
 	var missing []string
 	need := func(name, v string) {

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/brightrun/brightrun/pkg/apperr"
@@ -24,10 +26,12 @@ import (
 
 // JobRunner wires the training workflow's tasks for the task function fn
 // (a route.Workers entry): the table always, and what the worker's access
-// scopes say it uses — the GPU cluster (GPU_CLUSTER_URL, GPU_CLUSTER_TOKEN),
-// the models bucket (MODELS_BUCKET), the datasets bucket for presigning,
-// the event bus (EVENT_BUS_NAME). A missing variable fails the cold start.
-func (a *App) JobRunner(fn string) (*job.Runner, error) {
+// scopes say it uses — the GPU cluster (GPU_CLUSTER_URL and its token:
+// GPU_CLUSTER_TOKEN locally, the secret GPU_CLUSTER_TOKEN_SECRET_ARN in
+// AWS), the models bucket (MODELS_BUCKET), the datasets bucket for
+// presigning, the event bus (EVENT_BUS_NAME). A missing variable or an
+// unreadable secret fails the cold start.
+func (a *App) JobRunner(ctx context.Context, fn string) (*job.Runner, error) {
 	i := slices.IndexFunc(route.Workers, func(w route.Worker) bool { return w.Function == fn })
 	if i < 0 {
 		return nil, fmt.Errorf("no worker %q in the route table", fn)
@@ -43,7 +47,9 @@ func (a *App) JobRunner(fn string) (*job.Runner, error) {
 	}
 	if uses(route.GPUCluster) {
 		need("GPU_CLUSTER_URL", c.GPUClusterURL)
-		need("GPU_CLUSTER_TOKEN", c.GPUClusterToken)
+		if c.GPUClusterToken == "" {
+			need("GPU_CLUSTER_TOKEN_SECRET_ARN (or GPU_CLUSTER_TOKEN)", c.GPUClusterTokenSecret)
+		}
 	}
 	if uses(route.ModelsWrite) {
 		need("MODELS_BUCKET", c.ModelsBucket)
@@ -78,7 +84,14 @@ func (a *App) JobRunner(fn string) (*job.Runner, error) {
 		// Attempts stay well inside the tasks' timeouts: 5 tries with
 		// backoff up to 20 s; the state machine retries ClusterUnavailable
 		// on a longer scale.
-		cl, err := gpucluster.New(c.GPUClusterURL, c.GPUClusterToken, gpucluster.Options{Timeout: 20 * time.Second})
+		token := c.GPUClusterToken
+		if token == "" {
+			var err error
+			if token, err = SecretString(ctx, secretsmanager.NewFromConfig(a.AWS), c.GPUClusterTokenSecret); err != nil {
+				return nil, err
+			}
+		}
+		cl, err := gpucluster.New(c.GPUClusterURL, token, gpucluster.Options{Timeout: 20 * time.Second})
 		if err != nil {
 			return nil, err
 		}
@@ -88,6 +101,27 @@ func (a *App) JobRunner(fn string) (*job.Runner, error) {
 		r.Events = eventbus.New(eventbridge.NewFromConfig(a.AWS), c.EventBusName)
 	}
 	return r, nil
+}
+
+// SecretGetter is the one Secrets Manager call a cold start makes.
+type SecretGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// SecretString reads the current string value of a secret, trimmed of
+// surrounding white space (a token pasted into the console often ends in a
+// newline). An empty value is an error: a cold start with no token would
+// only fail later, at the cluster, as Unauthorized.
+func SecretString(ctx context.Context, sm SecretGetter, arn string) (string, error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("reading secret %s: %w", arn, err)
+	}
+	v := strings.TrimSpace(aws.ToString(out.SecretString))
+	if v == "" {
+		return "", fmt.Errorf("secret %s has no string value", arn)
+	}
+	return v, nil
 }
 
 // runnerObjects adapts blob.Store to the runner's Objects port.

@@ -160,6 +160,13 @@ func (s *Sim) SetFaults(f Faults) error {
 	return nil
 }
 
+// Faults returns what remains of the simulator-wide faults.
+func (s *Sim) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.get()
+}
+
 // ClearFaults removes every simulator-wide fault (jobs keep theirs).
 func (s *Sim) ClearFaults() {
 	s.mu.Lock()
@@ -348,9 +355,7 @@ func (c *cutWriter) Write(b []byte) (int, error) {
 }
 
 func (s *Sim) getFaults(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	writeJSON(w, http.StatusOK, s.faults.get())
+	writeJSON(w, http.StatusOK, s.Faults())
 }
 
 func (s *Sim) postFaults(w http.ResponseWriter, r *http.Request) {
