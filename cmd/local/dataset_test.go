@@ -37,7 +37,7 @@ func generated(t testing.TB, size int64, seed uint64, errorRate float64) []byte 
 	return b
 }
 
-func createDataset(t *testing.T, tok, name, file string, size int) dataset.Created {
+func createDataset(t testing.TB, tok, name, file string, size int) dataset.Created {
 	t.Helper()
 	var c dataset.Created
 	api.Expect(t, testkit.Request{Method: "POST", Path: "/api/datasets", Token: tok,
@@ -46,7 +46,7 @@ func createDataset(t *testing.T, tok, name, file string, size int) dataset.Creat
 }
 
 // putTo uploads body with a plain HTTP PUT, as a browser would.
-func putTo(t *testing.T, url string, body []byte) string {
+func putTo(t testing.TB, url string, body []byte) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
 	res, err := http.DefaultClient.Do(req)
@@ -62,7 +62,7 @@ func putTo(t *testing.T, url string, body []byte) string {
 }
 
 // waitFor polls GET /api/datasets/{id} until the status is final.
-func waitFor(t *testing.T, tok, id string) dataset.Dataset {
+func waitFor(t testing.TB, tok, id string) dataset.Dataset {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +11,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/brightrun/brightrun/pkg/devenv"
+	"github.com/brightrun/brightrun/pkg/lambdahost"
 	"github.com/brightrun/brightrun/pkg/route"
+	"github.com/brightrun/brightrun/pkg/workflow/contract"
 )
 
 // TestFixtures sends every events/apigw fixture to its function binary, as
@@ -105,4 +108,54 @@ func TestWorkerFixtures(t *testing.T) {
 	if _, err := st.Host.Invoke(context.Background(), "validate-dataset", []byte(`{"unexpected":true}`)); err == nil {
 		t.Error("a malformed payload must fail the invocation")
 	}
+}
+
+// TestTaskFixtures sends every events/sfn fixture (the payloads the state
+// machine's Task states send) to its task function. The fixtures' job does
+// not exist: the tasks that need it fail with the named error the state
+// machine's Catch sends to MarkFailed; marking a missing job is a no-op (a
+// JobMissing from MarkFailed itself would only be retried in vain).
+func TestTaskFixtures(t *testing.T) {
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErrorType := map[string]string{
+		"submit-job":         "JobMissing",
+		"poll-job":           "JobMissing",
+		"copy-artifacts":     "JobMissing",
+		"finalize-job":       "JobMissing",
+		"mark-job-failed":    "",
+		"mark-job-cancelled": "",
+	}
+	for _, fn := range contract.Functions() {
+		t.Run(fn, func(t *testing.T) {
+			want, ok := wantErrorType[fn]
+			if !ok {
+				t.Fatalf("no expectation for task %s: add its fixture and expectation", fn)
+			}
+			payload, err := os.ReadFile(filepath.Join(root, "events", "sfn", fn+".json"))
+			if err != nil {
+				t.Fatalf("every task needs a fixture: %v", err)
+			}
+			out, err := st.Host.Invoke(context.Background(), fn, payload)
+			var fe *lambdahost.Error
+			switch {
+			case want == "" && err != nil:
+				t.Fatalf("got %v, want success", err)
+			case want != "" && (!errors.As(err, &fe) || fe.Type != want):
+				t.Fatalf("got %s, %v; want errorType %s", out, err, want)
+			}
+		})
+	}
+	for _, fn := range contract.Functions() {
+		if _, err := st.Host.Invoke(context.Background(), fn, []byte(`{"job_id":""}`)); !isFunctionError(err, "InvalidTaskInput") {
+			t.Errorf("%s without ids: got %v, want InvalidTaskInput", fn, err)
+		}
+	}
+}
+
+func isFunctionError(err error, typ string) bool {
+	var fe *lambdahost.Error
+	return errors.As(err, &fe) && fe.Type == typ
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/brightrun/brightrun/pkg/eventlocal"
 	"github.com/brightrun/brightrun/pkg/gateway"
 	"github.com/brightrun/brightrun/pkg/gpusim"
+	"github.com/brightrun/brightrun/pkg/job"
 	"github.com/brightrun/brightrun/pkg/lambdahost"
 	"github.com/brightrun/brightrun/pkg/localidp"
 	"github.com/brightrun/brightrun/pkg/route"
@@ -71,6 +72,7 @@ type stack struct {
 	AWSURL     string // the local Lambda Invoke API and EventBridge bus
 	ClusterURL string // the GPU-cluster simulator
 	Cluster    *gpusim.Sim
+	TimeScale  float64 // the simulator's simulated seconds per second
 	Issuer     string
 	Audience   string
 	KeyFile    string
@@ -162,6 +164,7 @@ func startStack(ctx context.Context, o options) (_ *stack, err error) {
 	if o.TimeScale == 0 {
 		o.TimeScale = 100
 	}
+	st.TimeScale = o.TimeScale
 	sim, err := gpusim.New(gpusim.Options{Token: clusterToken, TimeScale: o.TimeScale, PublicURL: st.ClusterURL, FetchDatasets: true,
 		Logger: o.Logger})
 	if err != nil {
@@ -276,8 +279,11 @@ func functionEnv(st *stack) []string {
 		"VALIDATE_DATASET_FUNCTION=validate-dataset",
 		"GPU_CLUSTER_URL=" + st.ClusterURL,
 		"GPU_CLUSTER_TOKEN=" + clusterToken,
-		// The simulator runs 100× faster; polls follow, so metrics stay fresh.
-		"POLL_INTERVAL_SECONDS=1",
+		// Polls follow the simulator's clock: 20 s of simulated time between
+		// polls, as in AWS, so a local run makes the same polls and state
+		// transitions per simulated hour as a deployed one (the interpreter
+		// scales its Waits the same way).
+		fmt.Sprintf("POLL_INTERVAL_SECONDS=%g", job.DefaultPollInterval.Seconds()/st.TimeScale),
 		"AWS_ENDPOINT_URL_SFN=" + st.AWSURL,
 		"STATE_MACHINE_ARN=" + localStateMachineARN,
 	}

@@ -50,7 +50,7 @@ func TestTrainingCatalogs(t *testing.T) {
 }
 
 // readyDataset uploads a generated dataset and waits until it is ready.
-func readyDataset(t *testing.T, tok string, size int64, seed uint64) string {
+func readyDataset(t testing.TB, tok string, size int64, seed uint64) string {
 	t.Helper()
 	body := generated(t, size, seed, 0)
 	c := createDataset(t, tok, "for training", "train.jsonl", len(body))
@@ -61,7 +61,7 @@ func readyDataset(t *testing.T, tok string, size int64, seed uint64) string {
 	return c.Dataset.ID
 }
 
-func estimate(t *testing.T, tok string, body any) training.Estimate {
+func estimate(t testing.TB, tok string, body any) training.Estimate {
 	t.Helper()
 	var e training.Estimate
 	api.Expect(t, testkit.Request{Method: "POST", Path: "/api/jobs/estimate", Token: tok, Body: body}, http.StatusOK, "").Into(t, &e)

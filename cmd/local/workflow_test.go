@@ -28,7 +28,7 @@ import (
 // simulator (100× time), DynamoDB Local and versitygw.
 
 // startJob creates a job and returns it.
-func startJob(t *testing.T, tok, datasetID, preset string) job.Job {
+func startJob(t testing.TB, tok, datasetID, preset string) job.Job {
 	t.Helper()
 	var c createdJob
 	api.Expect(t, testkit.Request{Method: "POST", Path: "/api/jobs", Token: tok, Body: map[string]any{
@@ -38,7 +38,7 @@ func startJob(t *testing.T, tok, datasetID, preset string) job.Job {
 }
 
 // waitJob polls GET /api/jobs/{id} until ok holds.
-func waitJob(t *testing.T, tok, id, what string, ok func(job.Job) bool) job.Job {
+func waitJob(t testing.TB, tok, id, what string, ok func(job.Job) bool) job.Job {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for {

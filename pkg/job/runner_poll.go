@@ -17,12 +17,12 @@ const (
 	maxPages           = 20
 )
 
-// Poll is poll-job. While the cluster runs the job it keeps polling every
-// PollInterval for up to budget_seconds (scaled, and kept clear of the
-// Lambda's deadline), so metrics are at most one interval stale while the
-// state machine makes few transitions. It returns at once on a final
-// status, or while the cluster has not started the job (with a longer
-// wait). Each poll stores new metrics, logs and checkpoints, updates the
+// Poll is poll-job. While the job holds GPUs (the cluster initializes or
+// runs it) it keeps polling every PollInterval for up to budget_seconds
+// (scaled, and kept clear of the Lambda's deadline), so metrics and the
+// stage are at most one interval stale while the state machine makes few
+// transitions. It returns at once on a final status, or while the cluster
+// has not allocated GPUs yet (with a longer wait). Each poll stores new metrics, logs and checkpoints, updates the
 // job, accrues cost and, if the user asked, cancels the job at the cluster.
 func (r *Runner) Poll(ctx context.Context, in TaskInput) (PollOutput, error) {
 	if err := in.check(); err != nil {
@@ -42,7 +42,7 @@ func (r *Runner) Poll(ctx context.Context, in TaskInput) (PollOutput, error) {
 	ps := &pollState{}
 	var last PollOutput
 	for i := 0; ; i++ {
-		out, err := r.pollOnce(ctx, in, ps)
+		out, active, err := r.pollOnce(ctx, in, ps)
 		if err != nil {
 			if i == 0 || !transientPollError(err) {
 				return PollOutput{}, err
@@ -53,7 +53,7 @@ func (r *Runner) Poll(ctx context.Context, in TaskInput) (PollOutput, error) {
 			return last, nil
 		}
 		out.Polls = in.Polls + 1
-		if out.Status != PollRunning {
+		if !active {
 			return out, nil
 		}
 		last = out
@@ -80,11 +80,12 @@ type pollState struct {
 	cancelSent bool // Cancel was sent to the cluster in this invocation
 }
 
-// pollOnce polls the cluster once and records what it says.
-func (r *Runner) pollOnce(ctx context.Context, in TaskInput, ps *pollState) (PollOutput, error) {
+// pollOnce polls the cluster once and records what it says. active: the
+// cluster initializes or runs the job, so polling again soon is worth it.
+func (r *Runner) pollOnce(ctx context.Context, in TaskInput, ps *pollState) (out PollOutput, active bool, err error) {
 	run, err := r.run(ctx, in)
 	if err != nil {
-		return PollOutput{}, err
+		return PollOutput{}, false, err
 	}
 	j := run.Job
 	if j.Status.Terminal() {
@@ -93,30 +94,31 @@ func (r *Runner) pollOnce(ctx context.Context, in TaskInput, ps *pollState) (Pol
 		if j.Status == StatusFailed && j.ErrorMessage != nil {
 			out.Reason = *j.ErrorMessage
 		}
-		return out, nil
+		return out, false, nil
 	}
 	if j.ExternalJobID == nil {
-		return PollOutput{}, &JobNotSubmitted{JobID: j.ID, Status: j.Status}
+		return PollOutput{}, false, &JobNotSubmitted{JobID: j.ID, Status: j.Status}
 	}
 	ext := *j.ExternalJobID
 	st, err := r.Cluster.Status(ctx, ext)
 	if err != nil {
-		return PollOutput{}, err
+		return PollOutput{}, false, err
 	}
 	if j.CancelRequested && !st.Status.Terminal() && !ps.cancelSent {
 		if st, err = r.Cluster.Cancel(ctx, ext); err != nil {
-			return PollOutput{}, err
+			return PollOutput{}, false, err
 		}
 		ps.cancelSent = true
 		r.log().Info("cancel sent to the cluster", "job", j.ID, "cluster_status", st.Status)
 	}
 	if err := r.storeTelemetry(ctx, run, ext); err != nil {
-		return PollOutput{}, err
+		return PollOutput{}, false, err
 	}
 	if run, err = r.recordProgress(ctx, in, run, st); err != nil {
-		return PollOutput{}, err
+		return PollOutput{}, false, err
 	}
-	return r.pollResult(run.Job, st), nil
+	active = st.Status == gpucluster.StatusInitializing || st.Status == gpucluster.StatusRunning
+	return r.pollResult(run.Job, st), active, nil
 }
 
 // pollResult turns the cluster's status into poll-job's answer.
@@ -125,7 +127,8 @@ func (r *Runner) pollResult(j Job, st gpucluster.Job) PollOutput {
 	case gpucluster.StatusQueued:
 		return PollOutput{Status: PollQueued, WaitSeconds: r.wait(waitQueued)}
 	case gpucluster.StatusInitializing:
-		return PollOutput{Status: PollQueued, WaitSeconds: r.wait(waitInitializing)}
+		// The invocation polled for its budget: a short wait, as running.
+		return PollOutput{Status: PollQueued, WaitSeconds: r.wait(waitRunning)}
 	case gpucluster.StatusRunning:
 		return PollOutput{Status: PollRunning, WaitSeconds: r.wait(waitRunning)}
 	case gpucluster.StatusCompleted:

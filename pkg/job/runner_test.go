@@ -1218,3 +1218,42 @@ func TestConcurrentPollsAccrueOnce(t *testing.T) {
 	}
 	e.checkTelemetry(j.ID, ext)
 }
+
+// TestPollStaysWhileInitializing: while the cluster initializes the job
+// (GPUs held, the model loading), a poll invocation keeps polling for its
+// whole budget, as while running, instead of returning at once: start-up
+// then costs a few state transitions, not one loop per 30 s.
+func TestPollStaysWhileInitializing(t *testing.T) {
+	e := newEnv(t, gpusim.Options{})
+	j := e.createJob("")
+	e.submit(j.ID)
+	const budget = 240 * time.Second / 20 // the runner's poll scale is 1 s / 20 s
+	for i := range 60 {
+		ti := in(j.ID)
+		ti.Polls, ti.BudgetSeconds = i, 240
+		before := e.clock.Now()
+		out, err := e.runner.Poll(context.Background(), ti)
+		if err != nil {
+			t.Fatalf("poll %d: %v", i, err)
+		}
+		took := e.clock.Now().Sub(before)
+		if stage := e.run(j.ID).Job.CurrentStage; stage == job.StageInitializing && (took < budget-e.runner.PollInterval || out.WaitSeconds != 5) {
+			t.Fatalf("poll %d returned while initializing after %v with wait %d s; want the %v budget used and a 5 s wait", i, took, out.WaitSeconds, budget)
+		}
+		if out.Status != job.PollQueued {
+			break
+		}
+		e.clock.Advance(secs(out.WaitSeconds))
+	}
+	// The initializing stage was seen (and recorded) on the way.
+	seen := false
+	for _, p := range e.bus.of(event.JobStatusChanged) {
+		var d event.JobStatusChangedDetail
+		if json.Unmarshal(p.Detail, &d) == nil && d.JobID == j.ID && d.ToStage == string(job.StageInitializing) {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Fatal("no JobStatusChanged to the initializing stage: the test did not see the phase it is about")
+	}
+}
