@@ -131,8 +131,8 @@ func contextList(node constructs.Node, key string, def []string) []string {
 }
 
 // repoRoot is the nearest directory at or above the working directory that
-// holds cdk.json. The CLI runs the app in infra/ (cdk.json: "cd infra && go
-// run ."), `go test` runs in infra/ too.
+// holds cdk.json. The CLI runs the app from the repository root (cdk.json:
+// "go -C infra build … && build/cdk-app"); `go test` runs in infra/.
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
