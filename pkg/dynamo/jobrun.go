@@ -46,6 +46,7 @@ type runItem struct {
 	CostAccrued      int64   `dynamodbav:"costAccrued"`
 	BillableSeconds  float64 `dynamodbav:"billableSeconds"`
 	Artifacts        string  `dynamodbav:"artifacts"`
+	FeedState        string  `dynamodbav:"feedState"` // JSON job.FeedState (feed.go)
 }
 
 // outboxEntry is the stored form of an event.
@@ -117,6 +118,11 @@ func (s *Store) JobRun(ctx context.Context, userID, jobID string) (job.Run, erro
 	if ri.Artifacts != "" {
 		if err := json.Unmarshal([]byte(ri.Artifacts), &run.Artifacts); err != nil {
 			return job.Run{}, apperr.Wrap(err, "job %s artifacts", jobID)
+		}
+	}
+	if ri.FeedState != "" {
+		if err := json.Unmarshal([]byte(ri.FeedState), &run.Feed); err != nil {
+			return job.Run{}, apperr.Wrap(err, "job %s feed state", jobID)
 		}
 	}
 	for name, av := range out.Item {

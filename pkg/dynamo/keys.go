@@ -1,9 +1,6 @@
 package dynamo
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // Every key value of the table is built here, and only here, so the key
 // design in docs/data-model.md has one implementation.
@@ -43,9 +40,14 @@ func jobGSI2SK(status, id string) string { return "JOB#" + status + "#" + id }
 func jobMetricsPK(id string) string { return "JOB#" + id + "#METRICS" }
 func jobLogsPK(id string) string    { return "JOB#" + id + "#LOGS" }
 func stepSK(step int) string        { return fmt.Sprintf("STEP#%010d", step) }
-func logSK(t time.Time, seq int64) string {
-	return t.UTC().Format("20060102T150405.000000000Z") + "#" + fmt.Sprintf("%012d", seq)
-}
+
+const stepSKPrefix = "STEP#"
+
+// Log lines are keyed by the sequence number the runner gives them (the
+// cluster's order), so "after line n" is a key range.
+const logSKPrefix = "SEQ#"
+
+func logSK(seq int64) string       { return fmt.Sprintf("SEQ#%012d", seq) }
 func checkpointSK(step int) string { return fmt.Sprintf("CKPT#%010d", step) }
 
 // The cluster's id of a job points back to the job and its owner.
@@ -59,3 +61,9 @@ func modelSKPrefix() string                { return "MODEL#" }
 func modelGSI2SK(status, id string) string { return "MODEL#" + status + "#" + id }
 
 func checkpointSKPrefix() string { return "CKPT#" }
+
+// The job feed: entries numbered from 1 (pkg/job/feed.go).
+const feedSKPrefix = "SEQ#"
+
+func jobFeedPK(id string) string { return "JOB#" + id + "#FEED" }
+func feedSK(seq int64) string    { return fmt.Sprintf("SEQ#%012d", seq) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -47,7 +46,7 @@ func (s *Store) PutMetricPoints(ctx context.Context, jobID string, points []job.
 func (s *Store) PutLogLines(ctx context.Context, jobID string, lines []job.LogLine) error {
 	items := make([]any, len(lines))
 	for i, l := range lines {
-		items[i] = logItem{PK: jobLogsPK(jobID), SK: logSK(l.Timestamp, l.Seq), LogLine: l}
+		items[i] = logItem{PK: jobLogsPK(jobID), SK: logSK(l.Seq), LogLine: l}
 	}
 	return s.batchPut(ctx, items)
 }
@@ -61,21 +60,12 @@ func (s *Store) PutCheckpoints(ctx context.Context, jobID string, cps []job.Chec
 	return s.batchPut(ctx, items)
 }
 
-// MetricPoints returns up to limit points after a step, in step order.
+// MetricPoints returns up to limit points after a step, in step order
+// (consistent, paging past 1 MB).
 func (s *Store) MetricPoints(ctx context.Context, jobID string, afterStep, limit int) ([]job.MetricPoint, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#pk = :pk AND #sk > :after"),
-		ExpressionAttributeNames:  map[string]string{"#pk": schema.PK, "#sk": schema.SK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(jobMetricsPK(jobID)), ":after": str(stepSK(afterStep))},
-		Limit:                     aws.Int32(int32(limit)),
-	})
-	if err != nil {
-		return nil, apperr.Wrap(err, "metrics of job %s", jobID)
-	}
 	var items []metricItem
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-		return nil, apperr.Wrap(err, "unmarshal metrics")
+	if err := s.queryFrom(ctx, jobMetricsPK(jobID), stepSK(afterStep+1), stepSKPrefix, limit, &items); err != nil {
+		return nil, err
 	}
 	points := make([]job.MetricPoint, len(items))
 	for i, it := range items {

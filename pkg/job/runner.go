@@ -87,6 +87,12 @@ type RunStore interface {
 	// still p.FromStatus and its accrued cost still p.FromAccrued; false
 	// otherwise.
 	RecordProgress(ctx context.Context, userID, jobID string, p Progress, evs []Event) (bool, error)
+	// MetricPoints and LogLinesAfter read stored telemetry after a step or
+	// line, in order (consistent reads); AppendFeed appends feed entries
+	// and the feed's new state if the feed still ends at fromSeq.
+	MetricPoints(ctx context.Context, jobID string, afterStep, limit int) ([]MetricPoint, error)
+	LogLinesAfter(ctx context.Context, jobID string, afterSeq int64, limit int) ([]LogLine, error)
+	AppendFeed(ctx context.Context, userID, jobID string, fromSeq int64, state FeedState, entries []FeedEntry) (bool, error)
 	// AckEvents removes published events from the job's outbox.
 	AckEvents(ctx context.Context, jobID string, ids []string) error
 	// SaveArtifacts records the copied files on the job.
@@ -149,6 +155,7 @@ type Run struct {
 	Billable  float64      // the latest billable seconds recorded (the cost is priced from it)
 	Artifacts []Artifact   // copied by copy-artifacts
 	Outbox    []Event      // written but not yet acknowledged as published
+	Feed      FeedState    // what the job's feed has reported (feed.go)
 }
 
 // Cursor is how far the job's telemetry has been stored.
@@ -427,12 +434,12 @@ func costEvent(j Job, from, to money.Amount, billable float64, now time.Time) Ev
 	}}
 }
 
-// Submit is submit-job: it sends a queued job to the cluster (idempotent on
+// submit is submit-job: it sends a queued job to the cluster (idempotent on
 // our job id there), stores the cluster's id and moves the job to
 // initializing. A job already submitted is answered from the table without
 // submitting again; one cancelled meanwhile answers "cancelled" (after
 // cancelling the cluster job if this submit raced the cancel).
-func (r *Runner) Submit(ctx context.Context, in TaskInput) (SubmitOutput, error) {
+func (r *Runner) submit(ctx context.Context, in TaskInput) (SubmitOutput, error) {
 	if err := in.check(); err != nil {
 		return SubmitOutput{}, err
 	}
@@ -529,4 +536,10 @@ func (r *Runner) submitRequest(ctx context.Context, j Job) (gpucluster.SubmitReq
 		format = string(*d.Format)
 	}
 	return gpucluster.NewSubmitRequest(j.ID, cfg, profile, url, sha, format), nil
+}
+
+// Submit is submit-job (see submit), then the feed.
+func (r *Runner) Submit(ctx context.Context, in TaskInput) (SubmitOutput, error) {
+	out, err := r.submit(ctx, in)
+	return out, r.thenFeed(ctx, in, err)
 }

@@ -78,11 +78,11 @@ type TrainingSummary struct {
 	TotalTokensProcessed *int64       `json:"total_tokens_processed,omitempty"`
 }
 
-// Finalize is finalize-job: it registers the model (USER#u / MODEL#m) and
+// finalize is finalize-job: it registers the model (USER#u / MODEL#m) and
 // moves the job to completed with its final cost — the cost accrued, which
 // is the sum of its CostAccrued events — in one transaction. A retry after
 // the write answers the model id stored on the job.
-func (r *Runner) Finalize(ctx context.Context, in TaskInput) (FinalizeOutput, error) {
+func (r *Runner) finalize(ctx context.Context, in TaskInput) (FinalizeOutput, error) {
 	if err := in.check(); err != nil {
 		return FinalizeOutput{}, err
 	}
@@ -182,13 +182,13 @@ func ConfigHash(j Job) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// MarkFailed is mark-job-failed: any job not final becomes failed, with a
+// markFailed is mark-job-failed: any job not final becomes failed, with a
 // readable message for the workflow's error, its completion time and its
 // final cost. Unless the cluster already ended or forgot the job, it is
 // cancelled there first (idempotent) so it stops costing GPU time, and its
 // last billable seconds are accrued. A final job, or a missing one, is left
 // as it is.
-func (r *Runner) MarkFailed(ctx context.Context, in TaskInput) error {
+func (r *Runner) markFailed(ctx context.Context, in TaskInput) error {
 	var te TaskError
 	if in.Error != nil {
 		te = *in.Error
@@ -202,11 +202,11 @@ func (r *Runner) MarkFailed(ctx context.Context, in TaskInput) error {
 	})
 }
 
-// MarkCancelled is mark-job-cancelled: the job becomes cancelled (the
+// markCancelled is mark-job-cancelled: the job becomes cancelled (the
 // cluster job is cancelled too, idempotently, in case it still runs). A job
 // cancelled already — by the API while it was queued — has JobCancelled
 // published (same id, so consumers see it once).
-func (r *Runner) MarkCancelled(ctx context.Context, in TaskInput) error {
+func (r *Runner) markCancelled(ctx context.Context, in TaskInput) error {
 	return r.end(ctx, in, StatusCancelled, "cancelled by the user", true, func(j Job, final money.Amount, now time.Time) Event {
 		id := j.ID + ":cancelled"
 		return Event{ID: id, Type: event.JobCancelled, At: now, Detail: event.JobCancelledDetail{EventID: id, UserID: j.UserID, JobID: j.ID,
@@ -286,4 +286,20 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// Finalize is finalize-job (see finalize), then the feed.
+func (r *Runner) Finalize(ctx context.Context, in TaskInput) (FinalizeOutput, error) {
+	out, err := r.finalize(ctx, in)
+	return out, r.thenFeed(ctx, in, err)
+}
+
+// MarkFailed is mark-job-failed (see markFailed), then the feed.
+func (r *Runner) MarkFailed(ctx context.Context, in TaskInput) error {
+	return r.thenFeed(ctx, in, r.markFailed(ctx, in))
+}
+
+// MarkCancelled is mark-job-cancelled (see markCancelled), then the feed.
+func (r *Runner) MarkCancelled(ctx context.Context, in TaskInput) error {
+	return r.thenFeed(ctx, in, r.markCancelled(ctx, in))
 }

@@ -117,6 +117,9 @@ func (r *Runner) pollOnce(ctx context.Context, in TaskInput, ps *pollState) (out
 	if run, err = r.recordProgress(ctx, in, run, st); err != nil {
 		return PollOutput{}, false, err
 	}
+	if err := r.appendFeed(ctx, in); err != nil {
+		return PollOutput{}, false, err
+	}
 	active = st.Status == gpucluster.StatusInitializing || st.Status == gpucluster.StatusRunning
 	return r.pollResult(run.Job, st), active, nil
 }

@@ -432,6 +432,7 @@ func (e *env) checkTelemetry(jobID, ext string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.checkFeed(jobID, got, lines)
 	if len(lines) != len(wantLogs) {
 		t.Fatalf("log lines: %d stored, the simulator has %d", len(lines), len(wantLogs))
 	}
@@ -558,6 +559,9 @@ func TestRunnerHappyPath(t *testing.T) {
 		t.Fatalf("completed job: %+v (outbox %d)", jj, len(r.Outbox))
 	}
 	finalCost := e.checkCost(j.ID, st)
+	if end := e.feedEnd(j.ID); end.Type != job.FeedComplete || !strings.Contains(string(end.Data.(json.RawMessage)), fin.ModelID) {
+		t.Errorf("the feed's last entry: %s %s, want complete with the model", end.Type, end.Data)
+	}
 	m, err := e.store.RunModel(ctx, owner, fin.ModelID)
 	if err != nil {
 		t.Fatal(err)
@@ -872,6 +876,18 @@ func TestClusterFailure(t *testing.T) {
 	if err := e.runner.MarkCancelled(ctx, mc); err != nil || e.run(j.ID).Job.Status != job.StatusFailed {
 		t.Errorf("mark cancelled on a failed job: %v, status %s", err, e.run(j.ID).Job.Status)
 	}
+	if got := e.feedEnd(j.ID); got.Type != job.FeedError || !strings.Contains(string(got.Data.(json.RawMessage)), "CUDA out of memory") {
+		t.Errorf("the feed's last entry: %s %s, want error with the reason", got.Type, got.Data)
+	}
+}
+
+// feedEnd is the job's last feed entry.
+func (e *env) feedEnd(jobID string) job.FeedEntry {
+	feed, err := e.store.FeedEntries(context.Background(), jobID, 0, 100_000)
+	if err != nil || len(feed) == 0 {
+		e.t.Fatalf("feed: %d entries, %v", len(feed), err)
+	}
+	return feed[len(feed)-1]
 }
 
 // TestForgottenJob: the cluster forgets the job; poll-job returns the
@@ -1255,5 +1271,66 @@ func TestPollStaysWhileInitializing(t *testing.T) {
 	}
 	if !seen {
 		t.Fatal("no JobStatusChanged to the initializing stage: the test did not see the phase it is about")
+	}
+}
+
+// checkFeed: the job's feed is numbered 1..n without a gap, reports every
+// stored metric point and log line exactly once and in order, and ends with
+// at most one final entry, last.
+func (e *env) checkFeed(jobID string, points []job.MetricPoint, lines []job.LogLine) {
+	t := e.t
+	t.Helper()
+	feed, err := e.store.FeedEntries(context.Background(), jobID, 0, 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []int
+	var seqs []int64
+	for i, f := range feed {
+		if f.Seq != int64(i+1) {
+			t.Fatalf("feed entry %d: id %d, want %d", i, f.Seq, i+1)
+		}
+		raw, _ := f.Data.(json.RawMessage)
+		switch f.Type {
+		case job.FeedMetrics:
+			var d job.FeedMetricsData
+			if err := json.Unmarshal(raw, &d); err != nil || len(d.Points) == 0 || d.Points[0].Step != d.FromStep || d.Points[len(d.Points)-1].Step != d.ToStep {
+				t.Fatalf("feed metrics entry %d: %s (%v)", f.Seq, raw, err)
+			}
+			for _, p := range d.Points {
+				steps = append(steps, p.Step)
+			}
+		case job.FeedLog:
+			var d job.FeedLogData
+			if err := json.Unmarshal(raw, &d); err != nil || len(d.Lines) == 0 {
+				t.Fatalf("feed log entry %d: %s (%v)", f.Seq, raw, err)
+			}
+			for _, l := range d.Lines {
+				seqs = append(seqs, l.Seq)
+			}
+		case job.FeedComplete, job.FeedError:
+			if i != len(feed)-1 {
+				t.Fatalf("feed entry %d (%s) is final but %d entries follow", f.Seq, f.Type, len(feed)-1-i)
+			}
+		case job.FeedStage, job.FeedProgress, job.FeedCost:
+		default:
+			t.Fatalf("feed entry %d: unknown type %q", f.Seq, f.Type)
+		}
+	}
+	if len(steps) != len(points) {
+		t.Fatalf("feed reports %d metric points, %d are stored", len(steps), len(points))
+	}
+	for i, p := range points {
+		if steps[i] != p.Step {
+			t.Fatalf("feed metric point %d: step %d, stored %d", i, steps[i], p.Step)
+		}
+	}
+	if len(seqs) != len(lines) {
+		t.Fatalf("feed reports %d log lines, %d are stored", len(seqs), len(lines))
+	}
+	for i, l := range lines {
+		if seqs[i] != l.Seq {
+			t.Fatalf("feed log line %d: seq %d, stored %d", i, seqs[i], l.Seq)
+		}
 	}
 }
