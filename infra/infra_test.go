@@ -18,7 +18,8 @@ import (
 
 // Every route of route.Table has its own arm64 provided.al2023 Lambda, an
 // integration pointing at it and a route with the same key and the right
-// authorization.
+// authorization; except Stream routes, which have no API route (their
+// function has a Function URL instead, stream_test.go).
 func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 	f := appFixture(t)
 	fns := f.ownFunctions()
@@ -26,8 +27,17 @@ func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 	routes := resourcesOfType(f.service, "AWS::ApiGatewayV2::Route")
 	authorizers := resourcesOfType(f.service, "AWS::ApiGatewayV2::Authorizer")
 
-	if got, want := len(routes), len(route.Table); got != want {
-		t.Errorf("API routes: got %d, want %d (one per route.Table entry)", got, want)
+	apiRoutes := 0
+	for _, r := range route.Table {
+		if !r.Stream {
+			apiRoutes++
+		}
+	}
+	if got := len(routes); got != apiRoutes {
+		t.Errorf("API routes: got %d, want %d (one per route.Table entry but the Stream routes)", got, apiRoutes)
+	}
+	if got := len(integrations); got != apiRoutes {
+		t.Errorf("API integrations: got %d, want %d", got, apiRoutes)
 	}
 	if got, want := len(fns), len(route.Functions()); got != want {
 		t.Errorf("Lambda functions: got %d, want %d (one per route and worker)", got, want)
@@ -40,30 +50,17 @@ func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 	for _, r := range route.Table {
 		t.Run(r.Function, func(t *testing.T) {
 			rp, ok := byKey[r.Key()]
-			if !ok {
+			var fn map[string]interface{}
+			switch {
+			case r.Stream:
+				if ok {
+					t.Fatalf("Stream route: got an API route %v with key %q, want none (the HTTP API cannot stream)", rp, r.Key())
+				}
+				_, fn = f.functionByName(t, r.Function)
+			case !ok:
 				t.Fatalf("no API route with key %q", r.Key())
-			}
-			// route -> integration -> function
-			target, _ := rp["Target"].(map[string]interface{})
-			join, _ := target["Fn::Join"].([]interface{})
-			if len(join) != 2 {
-				t.Fatalf("route target: got %v, want integrations/<ref>", rp["Target"])
-			}
-			parts, _ := join[1].([]interface{})
-			if len(parts) != 2 || parts[0] != "integrations/" {
-				t.Fatalf("route target: got %v, want integrations/<ref>", rp["Target"])
-			}
-			integ, ok := integrations[refID(parts[1])]
-			if !ok {
-				t.Fatalf("route target %v is not an integration of this stack", parts[1])
-			}
-			ip := props(integ)
-			if ip["IntegrationType"] != "AWS_PROXY" || ip["PayloadFormatVersion"] != "2.0" {
-				t.Errorf("integration: got type %v payload %v, want AWS_PROXY 2.0", ip["IntegrationType"], ip["PayloadFormatVersion"])
-			}
-			fn, ok := fns[getAttID(ip["IntegrationUri"], "Arn")]
-			if !ok {
-				t.Fatalf("integration URI %v is not a Lambda of this stack", ip["IntegrationUri"])
+			default:
+				fn = f.integratedFunction(t, fns, integrations, rp)
 			}
 			fp := props(fn)
 			wantName := f.stacks.Config.resourceName() + "-" + r.Function
@@ -99,6 +96,9 @@ func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 			}
 
 			// authorization
+			if r.Stream {
+				return // the function's own (stream_test.go)
+			}
 			if r.Public {
 				if rp["AuthorizationType"] != "NONE" || rp["AuthorizerId"] != nil {
 					t.Errorf("public route: got authorization %v (authorizer %v), want NONE", rp["AuthorizationType"], rp["AuthorizerId"])
@@ -113,6 +113,34 @@ func TestEveryRouteHasFunctionIntegrationAndRoute(t *testing.T) {
 			}
 		})
 	}
+}
+
+// integratedFunction follows an API route to its integration and the
+// Lambda of this stack the integration invokes.
+func (f *fixture) integratedFunction(t *testing.T, fns, integrations map[string]map[string]interface{}, rp map[string]interface{}) map[string]interface{} {
+	t.Helper()
+	target, _ := rp["Target"].(map[string]interface{})
+	join, _ := target["Fn::Join"].([]interface{})
+	if len(join) != 2 {
+		t.Fatalf("route target: got %v, want integrations/<ref>", rp["Target"])
+	}
+	parts, _ := join[1].([]interface{})
+	if len(parts) != 2 || parts[0] != "integrations/" {
+		t.Fatalf("route target: got %v, want integrations/<ref>", rp["Target"])
+	}
+	integ, ok := integrations[refID(parts[1])]
+	if !ok {
+		t.Fatalf("route target %v is not an integration of this stack", parts[1])
+	}
+	ip := props(integ)
+	if ip["IntegrationType"] != "AWS_PROXY" || ip["PayloadFormatVersion"] != "2.0" {
+		t.Errorf("integration: got type %v payload %v, want AWS_PROXY 2.0", ip["IntegrationType"], ip["PayloadFormatVersion"])
+	}
+	fn, ok := fns[getAttID(ip["IntegrationUri"], "Arn")]
+	if !ok {
+		t.Fatalf("integration URI %v is not a Lambda of this stack", ip["IntegrationUri"])
+	}
+	return fn
 }
 
 // The JWT authorizer trusts exactly the user pool's issuer and app client,
@@ -590,7 +618,7 @@ func TestOutputs(t *testing.T) {
 	f := appFixture(t)
 	for name, want := range map[string][]string{
 		"stateful": {"TableName", "DatasetsBucketName", "ModelsBucketName", "UserPoolId", "UserPoolClientId", "EventBusName", "GpuClusterTokenSecretArn"},
-		"service":  {"ApiUrl", "StateMachineArn"},
+		"service":  {"ApiUrl", "StateMachineArn", "StreamUrl"},
 	} {
 		tpl := f.stateful
 		if name == "service" {

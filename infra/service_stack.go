@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -29,7 +30,8 @@ const (
 
 // ServiceStack is the stateless part: the HTTP API with its JWT authorizer,
 // one Lambda per route of route.Table and one per worker of route.Workers
-// with its trigger, and the training state machine. It holds no data: the
+// with its trigger, a Function URL for each Stream route (the HTTP API
+// cannot stream a response), and the training state machine. It holds no data: the
 // table, the buckets, the Cognito user pool, the event bus and the GPU
 // cluster token come from the StatefulStack, so this stack can be destroyed
 // and redeployed without losing anything (destroying it stops running
@@ -39,6 +41,8 @@ type ServiceStack struct {
 	Api          awsapigatewayv2.HttpApi
 	Functions    map[string]awslambda.Function // by route.Function / route.Worker.Function
 	StateMachine awsstepfunctions.StateMachine // the training workflow (training.go)
+	// StreamURLs are the Function URLs of the Stream routes, by function.
+	StreamURLs map[string]awslambda.FunctionUrl
 }
 
 type serviceStackProps struct {
@@ -52,7 +56,11 @@ type serviceStackProps struct {
 func newServiceStack(scope constructs.Construct, id string, props *serviceStackProps) (*ServiceStack, error) {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	s := &ServiceStack{Stack: stack, Functions: map[string]awslambda.Function{}}
+	s := &ServiceStack{Stack: stack, Functions: map[string]awslambda.Function{}, StreamURLs: map[string]awslambda.FunctionUrl{}}
+	apiRoutes, streamRoutes, err := splitStreamRoutes(props.Routes)
+	if err != nil {
+		return nil, err
+	}
 
 	// The pool and its client live in the stateful stack; their ids and ARN
 	// are cross-stack references (weak: Fn::GetStackOutput, cdk.json).
@@ -67,7 +75,7 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 			IdentitySource: jsii.Strings("$request.header.Authorization"),
 		})
 
-	methods, err := corsMethods(props.Routes)
+	methods, err := corsMethods(apiRoutes)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +181,7 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		return nil, err
 	}
 
-	for _, r := range props.Routes {
+	for _, r := range apiRoutes {
 		fn := s.Functions[r.Function]
 		var auth awsapigatewayv2.IHttpRouteAuthorizer = jwt
 		if r.Public {
@@ -195,9 +203,69 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		}
 	}
 
+	for _, r := range streamRoutes {
+		s.StreamURLs[r.Function] = addStreamURL(s.Functions[r.Function], cfg)
+	}
+
 	output(stack, "ApiUrl", s.Api.Url(), "HTTP API base URL (routes start with /api)")
+	for _, r := range streamRoutes { // at most one (splitStreamRoutes)
+		output(stack, "StreamUrl", s.StreamURLs[r.Function].Url(),
+			"Function URL of "+r.Key()+" (Server-Sent Events, streamed): the frontend calls <StreamUrl>"+strings.TrimPrefix(r.Path, "/")+
+				" with the ID token in Authorization, as for ApiUrl; the function checks it itself")
+	}
 	output(stack, "StateMachineArn", s.StateMachine.StateMachineArn(), "Training state machine (STATE_MACHINE_ARN)")
 	return s, nil
+}
+
+// splitStreamRoutes separates the routes the HTTP API serves from the
+// Stream routes, which get a Function URL instead. One Stream route at
+// most: its URL is the StreamUrl output the frontend reads; a second one
+// needs an output name of its own. Stream routes are GET, the one method
+// their Function URL's CORS allows (an EventSource or a fetch reading a
+// stream).
+func splitStreamRoutes(routes []route.Route) (api, stream []route.Route, err error) {
+	for _, r := range routes {
+		if !r.Stream {
+			api = append(api, r)
+			continue
+		}
+		if r.Method != "GET" {
+			return nil, nil, fmt.Errorf("route %q (function %s): a Stream route must be GET", r.Key(), r.Function)
+		}
+		stream = append(stream, r)
+	}
+	if len(stream) > 1 {
+		return nil, nil, fmt.Errorf("route %q and %q: more than one Stream route, but one StreamUrl output (give the second an output of its own in infra/service_stack.go)", stream[0].Key(), stream[1].Key())
+	}
+	return api, stream, nil
+}
+
+// streamURLHeaders are the request headers a browser may send to a Stream
+// route: the token, where an event stream resumes after a reconnect, and
+// Content-Type.
+var streamURLHeaders = []string{"Authorization", "Last-Event-ID", "Content-Type"}
+
+// addStreamURL gives fn a Function URL in RESPONSE_STREAM mode: API
+// Gateway's HTTP API buffers responses, a Function URL passes each chunk
+// on as the function writes it, for up to the function's timeout. The URL
+// has no IAM auth (browsers call it, with no AWS credentials); the function
+// checks the caller's JWT itself, as the HTTP API's authorizer does for the
+// other routes. Lambda answers the CORS preflight itself, from this
+// configuration.
+func addStreamURL(fn awslambda.Function, cfg config) awslambda.FunctionUrl {
+	return fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{
+		AuthType:   awslambda.FunctionUrlAuthType_NONE,
+		InvokeMode: awslambda.InvokeMode_RESPONSE_STREAM,
+		Cors: &awslambda.FunctionUrlCorsOptions{
+			AllowedOrigins: jsii.Strings(cfg.CorsOrigins...),
+			// GET only: CloudFormation rejects OPTIONS in AllowMethods
+			// (AWS::Lambda::Url allows GET PUT HEAD POST PATCH DELETE *),
+			// and the preflight needs no entry: Lambda answers it.
+			AllowedMethods: &[]awslambda.HttpMethod{awslambda.HttpMethod_GET},
+			AllowedHeaders: jsii.Strings(streamURLHeaders...),
+			MaxAge:         awscdk.Duration_Hours(jsii.Number(1)),
+		},
+	})
 }
 
 // configureStage adds access logs and throttling to the $default stage

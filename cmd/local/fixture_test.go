@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,14 +52,27 @@ func TestFixtures(t *testing.T) {
 		"create-job":       {400, "VALIDATION_ERROR"},
 		"get-job":          {404, "NOT_FOUND"},
 		"cancel-job":       {404, "NOT_FOUND"},
+
+		"list-jobs":            {200, ""},
+		"get-job-metrics":      {404, "NOT_FOUND"},
+		"list-job-logs":        {404, "NOT_FOUND"},
+		"list-job-checkpoints": {404, "NOT_FOUND"},
+		"list-job-events":      {404, "NOT_FOUND"},
 	}
-	if len(want) != len(route.Table) {
-		t.Fatalf("expectations for %d functions, route table has %d: add the new route's fixture and expectation", len(want), len(route.Table))
+	streams := 0
+	for _, r := range route.Table {
+		if r.Stream {
+			streams++ // a Function URL event: TestStreamFixture
+		}
+	}
+	if len(want) != len(route.Table)-streams {
+		t.Fatalf("expectations for %d functions, route table has %d: add the new route's fixture and expectation", len(want), len(route.Table)-streams)
 	}
 	// sign-up before log-in: the log-in fixture uses the sign-up's credentials.
 	for _, fn := range []string{"sign-up", "log-in", "get-me", "update-me", "get-dashboard-stats", "update-user",
 		"create-dataset", "list-datasets", "get-dataset", "update-dataset", "delete-dataset", "complete-dataset-upload", "confirm-dataset-upload",
-		"list-presets", "list-gpus", "list-base-models", "estimate-job", "create-job", "get-job", "cancel-job"} {
+		"list-presets", "list-gpus", "list-base-models", "estimate-job", "create-job", "get-job", "cancel-job",
+		"list-jobs", "get-job-metrics", "list-job-logs", "list-job-checkpoints", "list-job-events"} {
 		t.Run(fn, func(t *testing.T) {
 			payload, err := os.ReadFile(filepath.Join(root, "events", "apigw", fn+".json"))
 			if err != nil {
@@ -158,4 +173,43 @@ func TestTaskFixtures(t *testing.T) {
 func isFunctionError(err error, typ string) bool {
 	var fe *lambdahost.Error
 	return errors.As(err, &fe) && fe.Type == typ
+}
+
+// TestStreamFixture sends the Function URL fixture of every stream route to
+// its function and reads the streamed answer's prelude: the fixture's token
+// is not a real one, so the function itself answers 401 (in AWS there is no
+// authorizer in front of a Function URL).
+func TestStreamFixture(t *testing.T) {
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range route.Table {
+		if !r.Stream {
+			continue
+		}
+		t.Run(r.Function, func(t *testing.T) {
+			payload, err := os.ReadFile(filepath.Join(root, "events", "functionurl", r.Function+".json"))
+			if err != nil {
+				t.Fatalf("every stream route needs a Function URL fixture: %v", err)
+			}
+			body, err := st.Host.InvokeStream(context.Background(), r.Function, payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer body.Close()
+			raw, err := io.ReadAll(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The Function URL streaming format: a JSON prelude, 8 NULs, the body.
+			prelude, rest, ok := bytes.Cut(raw, make([]byte, 8))
+			var head struct {
+				StatusCode int `json:"statusCode"`
+			}
+			if !ok || json.Unmarshal(prelude, &head) != nil || head.StatusCode != 401 || !bytes.Contains(rest, []byte(`"UNAUTHORIZED"`)) {
+				t.Fatalf("got %q, want a 401 prelude and an UNAUTHORIZED envelope", raw)
+			}
+		})
+	}
 }

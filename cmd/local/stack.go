@@ -284,6 +284,9 @@ func functionEnv(st *stack) []string {
 		// transitions per simulated hour as a deployed one (the interpreter
 		// scales its Waits the same way).
 		fmt.Sprintf("POLL_INTERVAL_SECONDS=%g", job.DefaultPollInterval.Seconds()/st.TimeScale),
+		// An open event stream reads the feed twice a second (2 s in AWS):
+		// at 100× a job's feed moves every 0.2 s.
+		"STREAM_POLL_SECONDS=0.5",
 		"AWS_ENDPOINT_URL_SFN=" + st.AWSURL,
 		"STATE_MACHINE_ARN=" + localStateMachineARN,
 	}

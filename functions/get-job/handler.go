@@ -7,12 +7,12 @@ import (
 	"github.com/brightrun/brightrun/pkg/job"
 )
 
-type handler struct{ jobs *job.Service }
+type handler struct{ jobs *job.Monitor }
 
 func (h handler) handle(ctx context.Context, req *httpapi.Request) (httpapi.Response, error) {
-	j, err := h.jobs.Get(ctx, req.Caller.UserID, req.PathParam("id"))
+	d, err := h.jobs.Detail(ctx, req.Caller.UserID, req.PathParam("id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(j), nil
+	return httpapi.OK(d), nil
 }

@@ -1,4 +1,5 @@
-// Command get-job serves GET /api/jobs/{id}.
+// Command get-job serves GET /api/jobs/{id}: the job with its dataset,
+// metrics count and queue position.
 package main
 
 import (
@@ -9,10 +10,6 @@ import (
 
 func main() {
 	app.Run(func(ctx context.Context, a *app.App) (any, error) {
-		jobs, err := a.JobAPI()
-		if err != nil {
-			return nil, err
-		}
-		return a.HTTP("get-job", handler{jobs: jobs}.handle)
+		return a.HTTP("get-job", handler{jobs: a.JobMonitor()}.handle)
 	})
 }

@@ -44,6 +44,7 @@ type Config struct {
 	GPUClusterTokenSecret string
 	ModelsBucket          string // MODELS_BUCKET: trained artifacts, under models/
 	PollIntervalSeconds   string // POLL_INTERVAL_SECONDS: poll-job's interval (default 20; may be fractional)
+	StreamPollSeconds     string // STREAM_POLL_SECONDS: how often an open event stream reads the feed (default 2)
 	// S3PathStyle is set when AWS_ENDPOINT_URL_S3 points at a local S3
 	// server, which needs path-style addressing (the SDK reads no variable
 	// for it); AWS itself uses virtual-hosted style.
@@ -69,6 +70,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		GPUClusterTokenSecret: getenv("GPU_CLUSTER_TOKEN_SECRET_ARN"),
 		ModelsBucket:          getenv("MODELS_BUCKET"),
 		PollIntervalSeconds:   getenv("POLL_INTERVAL_SECONDS"),
+		StreamPollSeconds:     getenv("STREAM_POLL_SECONDS"),
 		S3PathStyle:           getenv("AWS_ENDPOINT_URL_S3") != "",
 	}
 	var missing []string

@@ -9,6 +9,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/brightrun/brightrun/pkg/job"
+	"github.com/brightrun/brightrun/pkg/series"
 	"github.com/brightrun/brightrun/pkg/workflow"
 )
 
@@ -24,6 +25,12 @@ func (a *App) JobAPI() (*job.Service, error) {
 		NewID:    func() string { return ulid.Make().String() },
 		Now:      time.Now,
 	}, nil
+}
+
+// JobMonitor wires what the monitoring functions read: jobs, metrics,
+// logs, checkpoints and the feed.
+func (a *App) JobMonitor() *job.Monitor {
+	return &job.Monitor{Store: a.Store, Downsample: series.Downsample}
 }
 
 // jobWorkflow adapts the Step Functions starter to the job service's port.

@@ -40,6 +40,7 @@ const outboxPrefix = "outbox:"
 
 type runItem struct {
 	MetricsAfter     int     `dynamodbav:"metricsAfter"`
+	MetricsCount     int     `dynamodbav:"metricsCount"`
 	LogCursor        string  `dynamodbav:"logCursor"`
 	LogSeq           int64   `dynamodbav:"logSeq"`
 	CheckpointsAfter int     `dynamodbav:"checkpointsAfter"`
@@ -112,7 +113,7 @@ func (s *Store) JobRun(ctx context.Context, userID, jobID string) (job.Run, erro
 	}
 	run := job.Run{
 		Job:     ji.job(),
-		Cursor:  job.Cursor{MetricsAfter: ri.MetricsAfter, LogCursor: ri.LogCursor, LogSeq: ri.LogSeq, CheckpointsAfter: ri.CheckpointsAfter},
+		Cursor:  job.Cursor{MetricsAfter: ri.MetricsAfter, MetricsCount: ri.MetricsCount, LogCursor: ri.LogCursor, LogSeq: ri.LogSeq, CheckpointsAfter: ri.CheckpointsAfter},
 		Accrued: money.Amount(ri.CostAccrued), Billable: ri.BillableSeconds,
 	}
 	if ri.Artifacts != "" {
@@ -313,6 +314,7 @@ func (s *Store) AdvanceTelemetry(ctx context.Context, userID, jobID string, from
 	u := newUpdate()
 	delete(u.names, "#status")
 	u.setVal("metricsAfter", num(int64(to.MetricsAfter)))
+	u.setVal("metricsCount", num(int64(to.MetricsCount)))
 	u.setVal("logSeq", num(to.LogSeq))
 	u.setVal("checkpointsAfter", num(int64(to.CheckpointsAfter)))
 	if to.LogCursor != "" {

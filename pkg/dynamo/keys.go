@@ -31,8 +31,11 @@ func costSummarySK(month string) string { return "COSTSUM#" + month }
 
 const jobMetaSK = "#META"
 
-func jobPK(id string) string             { return "JOB#" + id }
-func jobGSI1SK(id string) string         { return "JOB#" + id }
+func jobPK(id string) string     { return "JOB#" + id }
+func jobGSI1SK(id string) string { return "JOB#" + id }
+
+const jobGSI1SKPrefix = "JOB#"
+
 func jobGSI2SK(status, id string) string { return "JOB#" + status + "#" + id }
 
 // Telemetry of a job: one item per step, per log line, per checkpoint, each

@@ -4,6 +4,11 @@
 // function and translates its response, with API Gateway's own answers for
 // unknown routes (404), failed authorization (401), oversized bodies (413)
 // and function errors (500).
+//
+// Stream routes (route.Route.Stream) stand in for a Lambda Function URL in
+// RESPONSE_STREAM mode instead, which is how they are deployed: no
+// authorizer (the function checks the token), a Function URL event, and
+// the function's streamed response passed on chunk by chunk (stream.go).
 package gateway
 
 import (
@@ -31,6 +36,10 @@ const MaxBody = 10 << 20
 // Invoker runs a function (lambdahost.Host in the local stack).
 type Invoker interface {
 	Invoke(ctx context.Context, function string, payload []byte) ([]byte, error)
+	// InvokeStream runs a function whose response is streamed: it returns
+	// once the response has begun, and each read yields what the function
+	// wrote. Ending ctx or closing the reader ends the invocation.
+	InvokeStream(ctx context.Context, function string, payload []byte) (io.ReadCloser, error)
 }
 
 // Verifier checks a token and returns its claims as strings.
@@ -58,6 +67,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusNotFound, "Not Found")
 		return
 	}
+	if rt.Stream {
+		// Before the authorizer: a Function URL has none.
+		g.serveStream(w, r, rt, reqID)
+		return
+	}
 	var claims map[string]string
 	if !rt.Public {
 		tok := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
@@ -68,13 +82,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		claims = c
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	if err != nil {
-		message(w, http.StatusBadRequest, "Bad Request")
-		return
-	}
-	if len(body) > MaxBody {
-		message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+	body, ok := readBody(w, r, MaxBody)
+	if !ok {
 		return
 	}
 	ev := event(r, rt, params, claims, body, reqID)
@@ -117,6 +126,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(respBody)
 }
 
+// readBody reads the request body up to limit bytes; it answers 400 or 413
+// and reports false if it cannot.
+func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		message(w, http.StatusBadRequest, "Bad Request")
+		return nil, false
+	}
+	if len(body) > limit {
+		message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return nil, false
+	}
+	return body, true
+}
+
 func (g *Gateway) match(method, path string) (route.Route, map[string]string, bool) {
 	for _, rt := range g.Routes {
 		if params, ok := rt.Match(method, path); ok {
@@ -139,7 +163,8 @@ func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 	h.Set("Access-Control-Expose-Headers", "Apigw-Requestid, Idempotent-Replayed")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key")
+		// Last-Event-ID: an event stream client resuming after a reconnect.
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Last-Event-ID")
 		h.Set("Access-Control-Max-Age", "3600")
 		w.WriteHeader(http.StatusNoContent)
 		return true

@@ -55,6 +55,7 @@ var routes = []route.Route{
 	{Method: "POST", Path: "/api/items", Function: "create-item"},
 	{Method: "GET", Path: "/api/datasets/{id}", Function: "get-dataset"},
 	{Method: "PATCH", Path: "/api/datasets/{id}/files/{name}", Function: "patch-file"},
+	{Method: "GET", Path: "/api/jobs/{id}/stream", Function: "stream-job", Stream: true},
 }
 
 // fakeInvoker records every invocation and answers with a canned response.
@@ -63,6 +64,9 @@ type fakeInvoker struct {
 	calls    []invocation
 	response []byte
 	err      error
+	// stream answers InvokeStream (stream.go); nil answers okStream.
+	stream  func(ctx context.Context) (io.ReadCloser, error)
+	streams []streamInvocation
 }
 
 type invocation struct {
@@ -98,10 +102,11 @@ func (f *fakeInvoker) only(t *testing.T) invocation {
 	return f.calls[0]
 }
 
+// count is the number of invocations, streamed or not.
 func (f *fakeInvoker) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.calls)
+	return len(f.calls) + len(f.streams)
 }
 
 func newGateway(inv *fakeInvoker) *gateway.Gateway {
@@ -210,6 +215,8 @@ func TestRouteMatching(t *testing.T) {
 		{"POST", "/api/auth/login/x", "", nil, ""},  // longer than the route
 		{"POST", "/api/auth", "", nil, ""},          // shorter than the route
 		{"GET", "/api/datasets/{id}", "get-dataset", map[string]string{"id": "{id}"}, "GET /api/datasets/{id}"},
+		// wrong method, stream route
+		{"POST", "/api/jobs/j1/stream", "", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -658,6 +665,9 @@ func TestCORS(t *testing.T) {
 		{"simple request, allowed origin", []string{allowedOrigin}, "GET", "/api/me", []reqOpt{header("Origin", allowedOrigin), bearer(tok)}, 200, true, true},
 		{"simple request, disallowed origin", []string{allowedOrigin}, "GET", "/api/me", []reqOpt{header("Origin", "http://evil.test"), bearer(tok)}, 200, false, true},
 		{"401 still readable by an allowed origin", []string{allowedOrigin}, "GET", "/api/me", []reqOpt{header("Origin", allowedOrigin)}, 401, true, false},
+		{"preflight, stream route", []string{allowedOrigin}, "OPTIONS", "/api/jobs/j1/stream", append([]reqOpt{header("Origin", allowedOrigin)}, preflight...), 204, true, false},
+		{"stream, allowed origin", []string{allowedOrigin}, "GET", "/api/jobs/j1/stream", []reqOpt{header("Origin", allowedOrigin)}, 200, true, true},
+		{"stream, disallowed origin", []string{allowedOrigin}, "GET", "/api/jobs/j1/stream", []reqOpt{header("Origin", "http://evil.test")}, 200, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -702,7 +712,7 @@ func TestCORS(t *testing.T) {
 			}
 			for k, want := range map[string][]string{
 				"Access-Control-Allow-Methods": {"GET", "POST", "PATCH", "DELETE"},
-				"Access-Control-Allow-Headers": {"Authorization", "Content-Type", "Idempotency-Key"},
+				"Access-Control-Allow-Headers": {"Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"},
 			} {
 				for _, v := range want {
 					if got := h.Get(k); !strings.Contains(got, v) {

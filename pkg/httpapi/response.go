@@ -78,3 +78,11 @@ func encode(v envelope) string {
 	}
 	return string(b)
 }
+
+// ErrorJSON is err's status and envelope, for a handler that answers
+// outside API Gateway (the Function URL of a stream route), so errors map
+// to statuses in this one place.
+func ErrorJSON(err error) (status int, body string) {
+	status, env := errorResponse(err)
+	return status, encode(env)
+}

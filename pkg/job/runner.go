@@ -161,6 +161,7 @@ type Run struct {
 // Cursor is how far the job's telemetry has been stored.
 type Cursor struct {
 	MetricsAfter     int    // the cluster's next_after_step
+	MetricsCount     int    // metric points stored (distinct steps)
 	LogCursor        string // the cluster's next_cursor ("" = from the start)
 	LogSeq           int64  // log lines stored so far: the next line is LogSeq+1
 	CheckpointsAfter int    // the last stored checkpoint's step

@@ -171,6 +171,9 @@ func (r *Runner) storeTelemetry(ctx context.Context, run Run, ext string) error 
 			points := make([]MetricPoint, len(page.Points))
 			for i, p := range page.Points {
 				points[i] = metricPoint(p)
+				if p.Step > to.MetricsAfter && (i == 0 || p.Step != page.Points[i-1].Step) {
+					to.MetricsCount++ // a new step (the cluster may repeat one)
+				}
 			}
 			if err := r.Store.PutMetricPoints(ctx, jobID, points); err != nil {
 				return err

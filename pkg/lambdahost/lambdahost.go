@@ -2,7 +2,10 @@
 // Lambda service does: each worker is a process of the unchanged binary
 // (built with lambda.norpc, as deployed) that pulls invocations from its own
 // implementation of the Lambda Runtime API. Workers start on demand, stay
-// warm, are reused one invocation at a time, and are killed on timeout.
+// warm, are reused one invocation at a time, and are killed on timeout. A
+// response can also reach the caller while the function writes it
+// (InvokeStream, stream.go), as through a Function URL in RESPONSE_STREAM
+// mode.
 package lambdahost
 
 import (
@@ -62,8 +65,19 @@ func New(fns []Function, output io.Writer, logger *slog.Logger) *Host {
 }
 
 // Invoke runs one invocation synchronously (RequestResponse) and returns
-// the function's response payload, or an *Error for a function error.
+// the function's response payload, or an *Error for a function error. A
+// function that streams its response is read to the end, as Lambda does
+// for a RequestResponse call.
 func (h *Host) Invoke(ctx context.Context, name string, payload []byte) ([]byte, error) {
+	p, err := h.pool(name)
+	if err != nil {
+		return nil, err
+	}
+	return p.invoke(ctx, payload)
+}
+
+// pool returns the pool of function name, if the host is open.
+func (h *Host) pool(name string) (*pool, error) {
 	h.mu.Lock()
 	p, ok := h.functions[name]
 	closed := h.closed
@@ -74,7 +88,7 @@ func (h *Host) Invoke(ctx context.Context, name string, payload []byte) ([]byte,
 	if closed {
 		return nil, errors.New("lambdahost: host is closed")
 	}
-	return p.invoke(ctx, payload)
+	return p, nil
 }
 
 // Warm starts one worker of each function, so the first requests do not pay

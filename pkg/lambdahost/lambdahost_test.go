@@ -22,8 +22,9 @@ import (
 	"github.com/brightrun/brightrun/pkg/lambdahost"
 )
 
-// fnBinary is testdata/fn built as a deployed function is built.
-var fnBinary string
+// fnBinary and streamBinary are testdata/fn and testdata/streamfn built
+// as a deployed function is built.
+var fnBinary, streamBinary string
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -34,11 +35,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	fnBinary = filepath.Join(dir, "fn")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", fnBinary, "./testdata/fn")
+	fnBinary, streamBinary = filepath.Join(dir, "fn"), filepath.Join(dir, "streamfn")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", dir+"/", "./testdata/fn", "./testdata/streamfn")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build testdata/fn: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "build testdata/fn and testdata/streamfn: %v\n%s", err, out)
 		return 1
 	}
 	return m.Run()

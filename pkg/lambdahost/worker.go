@@ -30,6 +30,9 @@ type invocation struct {
 	payload  []byte
 	deadline time.Time
 	done     chan result // buffered: the runtime never blocks on us
+	// sink receives the response as the runtime writes it (InvokeStream);
+	// nil: the response is read whole (Invoke).
+	sink *streamSink
 }
 
 type result struct {
@@ -114,14 +117,8 @@ func (w *worker) alive() bool { return !w.dead.Load() }
 // gives up: the worker is not reused before it is free.
 func (w *worker) invoke(_ context.Context, payload []byte, timeout time.Duration) ([]byte, error) {
 	inv := &invocation{id: newRequestID(), payload: payload, deadline: time.Now().Add(timeout), done: make(chan result, 1)}
-	w.mu.Lock()
-	w.inflight[inv.id] = inv
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		delete(w.inflight, inv.id)
-		w.mu.Unlock()
-	}()
+	w.track(inv)
+	defer w.untrack(inv.id)
 
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -151,6 +148,29 @@ func (w *worker) invoke(_ context.Context, payload []byte, timeout time.Duration
 	}
 }
 
+// track makes inv known to the Runtime API until untrack.
+func (w *worker) track(inv *invocation) {
+	w.mu.Lock()
+	w.inflight[inv.id] = inv
+	w.mu.Unlock()
+}
+
+func (w *worker) untrack(id string) {
+	w.mu.Lock()
+	delete(w.inflight, id)
+	w.mu.Unlock()
+}
+
+// take hands out the invocation of a response or error post, once: a
+// second post for the same request id finds nothing, as in Lambda.
+func (w *worker) take(id string) *invocation {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	inv := w.inflight[id]
+	delete(w.inflight, id)
+	return inv
+}
+
 // errNotDelivered: the process exited before it took the invocation.
 var errNotDelivered = errors.New("lambdahost: the function process exited before the invocation was delivered")
 
@@ -176,14 +196,16 @@ func (w *worker) handleNext(rw http.ResponseWriter, r *http.Request) {
 
 func (w *worker) handleResult(isError bool) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1)) // Lambda's 6 MB response limit
-		w.mu.Lock()
-		inv := w.inflight[r.PathValue("id")]
-		w.mu.Unlock()
+		inv := w.take(r.PathValue("id"))
 		if inv == nil {
 			http.Error(rw, `{"errorMessage":"unknown request id","errorType":"InvalidRequestID"}`, http.StatusBadRequest)
 			return
 		}
+		if inv.sink != nil && !isError {
+			w.handleStream(rw, r, inv.sink)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1)) // Lambda's 6 MB response limit
 		var res result
 		switch {
 		case err != nil:
@@ -197,7 +219,14 @@ func (w *worker) handleResult(isError bool) http.HandlerFunc {
 			}
 			res.err = e
 		default:
-			res.body = body
+			// A runtime whose response reader failed half-way says so in
+			// trailers (read by now: ReadAll reached the end of the body);
+			// the partial body is no answer.
+			if fe := trailerError(r.Trailer); fe != nil {
+				res.err = fe
+			} else {
+				res.body = body
+			}
 		}
 		inv.done <- res
 		rw.WriteHeader(http.StatusAccepted)

@@ -29,6 +29,13 @@ type Route struct {
 	// Access lists the resources the function touches, for least-privilege
 	// grants in infra: "table:read", "table:write", "identity".
 	Access []string
+	// Stream routes answer with a streamed body (Server-Sent Events). API
+	// Gateway's HTTP API cannot stream, so in AWS the function sits behind
+	// a Lambda Function URL in RESPONSE_STREAM mode and checks the JWT
+	// itself (a Function URL has no JWT authorizer); the local gateway
+	// streams it the same way and leaves the token to the function too.
+	// See docs/adr/0005-job-feed.md.
+	Stream bool
 }
 
 // Access scopes understood by infra (infra/grants.go turns each into IAM).
@@ -77,8 +84,16 @@ var Table = []Route{
 	{Method: "GET", Path: "/api/training/base-models", Function: "list-base-models"},
 	{Method: "POST", Path: "/api/jobs/estimate", Function: "estimate-job", Access: []string{TableRead}},
 	{Method: "POST", Path: "/api/jobs", Function: "create-job", Idempotent: true, Access: []string{TableWrite, WorkflowStart}},
+	{Method: "GET", Path: "/api/jobs", Function: "list-jobs", Access: []string{TableRead}},
 	{Method: "GET", Path: "/api/jobs/{id}", Function: "get-job", Access: []string{TableRead}},
 	{Method: "POST", Path: "/api/jobs/{id}/cancel", Function: "cancel-job", Access: []string{TableWrite}},
+	{Method: "GET", Path: "/api/jobs/{id}/metrics", Function: "get-job-metrics", Access: []string{TableRead}},
+	{Method: "GET", Path: "/api/jobs/{id}/logs", Function: "list-job-logs", Access: []string{TableRead}},
+	{Method: "GET", Path: "/api/jobs/{id}/checkpoints", Function: "list-job-checkpoints", Access: []string{TableRead}},
+	{Method: "GET", Path: "/api/jobs/{id}/events", Function: "list-job-events", Access: []string{TableRead}},
+	// A stream lives as long as the job (or until its Lambda's 15 minutes
+	// end; EventSource reconnects with Last-Event-ID).
+	{Method: "GET", Path: "/api/jobs/{id}/stream", Function: "stream-job-events", Timeout: 900, Stream: true, Access: []string{TableRead}},
 }
 
 // Worker is a function started by an event rather than an HTTP request.

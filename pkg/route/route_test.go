@@ -248,9 +248,16 @@ func TestRouteFields(t *testing.T) {
 				t.Errorf("%s: unknown access scope %q", k, a)
 			}
 		}
-		if r.Timeout < 0 || r.Timeout > 30 {
+		switch {
+		case r.Stream && (r.Timeout < 60 || r.Timeout > 900):
+			// A Function URL streams for as long as the Lambda runs.
+			t.Errorf("%s: timeout %d s; a stream route should run 60–900 s (Lambda's limit)", k, r.Timeout)
+		case !r.Stream && (r.Timeout < 0 || r.Timeout > 30):
 			// API Gateway HTTP APIs give up on an integration after 30 s.
 			t.Errorf("%s: timeout %d s; an HTTP route must answer within API Gateway's 30 s", k, r.Timeout)
+		}
+		if r.Stream && (r.Method != "GET" || r.Public || len(r.Roles) > 0 || r.Idempotent) {
+			t.Errorf("%s: a stream route is an authenticated GET without roles", k)
 		}
 		if r.Idempotent && r.Method != "POST" {
 			t.Errorf("%s: Idempotent is for creating POSTs", k)

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"context"
+
+	"github.com/brightrun/brightrun/pkg/httpapi"
+	"github.com/brightrun/brightrun/pkg/job"
+)
+
+type handler struct{ jobs *job.Monitor }
+
+func (h handler) handle(ctx context.Context, req *httpapi.Request) (httpapi.Response, error) {
+	cps, err := h.jobs.Checkpoints(ctx, req.Caller.UserID, req.PathParam("id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"checkpoints": cps}), nil
+}
