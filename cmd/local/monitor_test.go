@@ -452,3 +452,38 @@ func TestJobStreamLive(t *testing.T) {
 		t.Errorf("the stream ended after %v: it did not follow the run", took)
 	}
 }
+
+// TestJobMetricsOverview: a history longer than RawSpan steps is answered
+// from the job's overview — max_points points, the run's first and last
+// step, every epoch's last step — and a zoom of ≤ RawSpan steps from every
+// stored point.
+func TestJobMetricsOverview(t *testing.T) {
+	a := signUp(t, "LongRun")
+	const steps, epochs = 4000, 8
+	id := seedHistory(t, a.ID, steps, epochs)
+	var h struct {
+		Points      []job.MetricPoint `json:"points"`
+		TotalPoints int               `json:"total_points"`
+		Downsampled bool              `json:"downsampled"`
+		Resolution  string            `json:"resolution"`
+		ToStep      int               `json:"to_step"`
+	}
+	api.Expect(t, testkit.Request{Method: "GET", Path: "/api/jobs/" + id + "/metrics?max_points=100", Token: a.Token}, http.StatusOK, "").Into(t, &h)
+	if h.Resolution != "overview" || len(h.Points) != 100 || h.TotalPoints != steps || !h.Downsampled || h.ToStep != steps ||
+		h.Points[0].Step != 1 || h.Points[99].Step != steps {
+		t.Fatalf("whole run: %s, %d points of %d, steps %d..%d", h.Resolution, len(h.Points), h.TotalPoints, h.Points[0].Step, h.ToStep)
+	}
+	kept := map[int]bool{}
+	for _, p := range h.Points {
+		kept[p.Step] = true
+	}
+	for e := 1; e <= epochs; e++ {
+		if !kept[e*steps/epochs] {
+			t.Errorf("the last step of epoch %d (%d) is not in the answer", e, e*steps/epochs)
+		}
+	}
+	api.Expect(t, testkit.Request{Method: "GET", Path: "/api/jobs/" + id + "/metrics?from_step=1001&to_step=2000&max_points=5000", Token: a.Token}, http.StatusOK, "").Into(t, &h)
+	if h.Resolution != "raw" || len(h.Points) != 1000 || h.Downsampled || h.Points[0].Step != 1001 || h.ToStep != 2000 {
+		t.Fatalf("zoom: %s, %d points, %d..%d", h.Resolution, len(h.Points), h.Points[0].Step, h.ToStep)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/brightrun/brightrun/pkg/gpucluster"
 	"github.com/brightrun/brightrun/pkg/job"
 	"github.com/brightrun/brightrun/pkg/route"
+	"github.com/brightrun/brightrun/pkg/series"
 )
 
 // JobRunner wires the training workflow's tasks for the task function fn
@@ -76,6 +77,7 @@ func (a *App) JobRunner(ctx context.Context, fn string) (*job.Runner, error) {
 		Events:       noEvents{},
 		ModelsBucket: c.ModelsBucket,
 		PollInterval: interval,
+		Downsample:   series.Downsample,
 		Now:          time.Now,
 		NewID:        func() string { return ulid.Make().String() },
 		Log:          a.Logger.With("function", fn),

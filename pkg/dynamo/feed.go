@@ -103,11 +103,17 @@ func (s *Store) LogLinesAfter(ctx context.Context, jobID string, afterSeq int64,
 // queryFrom reads (consistently) the items of a partition from sort key `from` on (while
 // it begins with prefix), in order, up to limit, paging past 1 MB.
 func (s *Store) queryFrom(ctx context.Context, pk, from, prefix string, limit int, out any) error {
+	return s.queryBetween(ctx, pk, from, prefix+"~", limit, out) // '~' sorts after the digits
+}
+
+// queryBetween reads (consistently) the items of a partition whose sort key
+// is from..to (inclusive), in order, up to limit, paging past 1 MB.
+func (s *Store) queryBetween(ctx context.Context, pk, from, to string, limit int, out any) error {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),
 		ExpressionAttributeNames:  map[string]string{"#pk": schema.PK, "#sk": schema.SK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":from": str(from), ":to": str(prefix + "~")}, // '~' sorts after the digits
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":from": str(from), ":to": str(to)},
 		Limit:                     aws.Int32(int32(limit)),
 		// The feed must not skip an item written a moment ago.
 		ConsistentRead: aws.Bool(true),

@@ -46,6 +46,10 @@ func stepSK(step int) string        { return fmt.Sprintf("STEP#%010d", step) }
 
 const stepSKPrefix = "STEP#"
 
+// overviewSK: the job's metrics overview, in the metrics partition (it does
+// not begin with STEP#, so point queries never read it).
+const overviewSK = "OVERVIEW"
+
 // Log lines are keyed by the sequence number the runner gives them (the
 // cluster's order), so "after line n" is a key range.
 const logSKPrefix = "SEQ#"

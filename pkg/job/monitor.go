@@ -27,7 +27,8 @@ type MonitorStore interface {
 	ListJobs(ctx context.Context, userID string, q ListQuery) ([]Job, error)
 	Dataset(ctx context.Context, userID, id string, withReport bool) (dataset.Dataset, error)
 	QueuedAhead(ctx context.Context, userID, id string) (int, error)
-	MetricPoints(ctx context.Context, jobID string, afterStep, limit int) ([]MetricPoint, error)
+	MetricPointsBetween(ctx context.Context, jobID string, from, to, limit int) ([]MetricPoint, error)
+	MetricsOverview(ctx context.Context, jobID string) (Overview, error)
 	LogLinesAfter(ctx context.Context, jobID string, afterSeq int64, limit int) ([]LogLine, error)
 	RunCheckpoints(ctx context.Context, jobID string) ([]Checkpoint, error)
 	FeedEntries(ctx context.Context, jobID string, afterSeq int64, limit int) ([]FeedEntry, error)
@@ -180,8 +181,8 @@ func (m *Monitor) Detail(ctx context.Context, userID, id string) (Detail, error)
 const (
 	DefaultMaxPoints = 500
 	MaxMaxPoints     = 5000
-	// maxHistory bounds the points one request reads: a run of 1,000,000
-	// steps is far beyond any LoRA fine-tune.
+	// maxHistory bounds step numbers: a run of 1,000,000 steps is far
+	// beyond any LoRA fine-tune.
 	maxHistory = 1_000_000
 )
 
@@ -221,34 +222,63 @@ type MetricsHistory struct {
 	Points      []MetricPoint `json:"points"`
 	TotalPoints int           `json:"total_points"` // stored in the range, before downsampling
 	Downsampled bool          `json:"downsampled"`
-	FromStep    int           `json:"from_step"`
-	ToStep      int           `json:"to_step"` // the last step in the range (0 if none)
+	// Resolution: "raw" — chosen from every stored point of the range;
+	// "overview" — a range of more than RawSpan steps is answered from the
+	// job's overview (at most OverviewMax shape-preserving points of the
+	// whole run); ask for a narrower range to see every point.
+	Resolution string `json:"resolution"`
+	FromStep   int    `json:"from_step"`
+	ToStep     int    `json:"to_step"` // the last step in the range (0 if none)
 }
+
+// RawSpan is the widest range read point by point: about what DynamoDB
+// returns in one or two pages (docs/performance.md).
+const RawSpan = 1500
 
 // Metrics returns the job's metric points in the range, downsampled to at
 // most MaxPoints with the curve's shape kept (first and last point, loss
 // extremes, every epoch boundary and validation point).
 func (m *Monitor) Metrics(ctx context.Context, userID, id string, q MetricsQuery) (MetricsHistory, error) {
-	if _, err := m.Store.JobRun(ctx, userID, id); err != nil {
-		return MetricsHistory{}, err
-	}
-	points, err := m.Store.MetricPoints(ctx, id, q.FromStep-1, maxHistory)
+	run, err := m.Store.JobRun(ctx, userID, id)
 	if err != nil {
 		return MetricsHistory{}, err
 	}
+	out := MetricsHistory{Points: []MetricPoint{}, Resolution: "raw", FromStep: q.FromStep}
+	to := run.Cursor.MetricsAfter // the last stored step
 	if q.ToStep != 0 {
-		n, _ := slices.BinarySearchFunc(points, q.ToStep+1, func(p MetricPoint, step int) int { return p.Step - step })
-		points = points[:n]
+		to = min(to, q.ToStep)
 	}
-	out := MetricsHistory{Points: points, TotalPoints: len(points), FromStep: q.FromStep}
+	if to < q.FromStep {
+		return out, nil
+	}
+	var points []MetricPoint
+	if span := to - q.FromStep + 1; span <= RawSpan {
+		if points, err = m.Store.MetricPointsBetween(ctx, id, q.FromStep, to, span); err != nil {
+			return MetricsHistory{}, err
+		}
+		out.TotalPoints = len(points)
+	} else {
+		ov, err := m.Store.MetricsOverview(ctx, id)
+		if err != nil {
+			return MetricsHistory{}, err
+		}
+		lo, _ := slices.BinarySearchFunc(ov.Points, q.FromStep, func(p MetricPoint, step int) int { return p.Step - step })
+		hi, _ := slices.BinarySearchFunc(ov.Points, to+1, func(p MetricPoint, step int) int { return p.Step - step })
+		points, out.Resolution = ov.Points[lo:hi], "overview"
+		// One point per step (the cluster's contract); the whole run's
+		// count is kept exactly.
+		out.TotalPoints = span
+		if q.FromStep == 1 && to == run.Cursor.MetricsAfter {
+			out.TotalPoints = run.Cursor.MetricsCount
+		}
+		out.Downsampled = true
+	}
 	if len(points) > 0 {
 		out.ToStep = points[len(points)-1].Step
+		out.Points = points
 	}
 	if len(points) > q.MaxPoints {
 		out.Points, out.Downsampled = m.Downsample(points, q.MaxPoints), true
-	}
-	if out.Points == nil {
-		out.Points = []MetricPoint{}
 	}
 	return out, nil
 }

@@ -55,7 +55,10 @@ type Runner struct {
 	// scaling them here too made it poll the cluster ~40 times a second
 	// while a job initialised.
 	PollInterval time.Duration
-	Now          func() time.Time
+	// Downsample reduces a metric history keeping its shape
+	// (pkg/series.Downsample); it keeps the metrics overview small.
+	Downsample func(points []MetricPoint, max int) []MetricPoint
+	Now        func() time.Time
 	// Sleep waits between polls; nil: a timer that ends early with ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
 	NewID func() string
@@ -87,6 +90,10 @@ type RunStore interface {
 	// still p.FromStatus and its accrued cost still p.FromAccrued; false
 	// otherwise.
 	RecordProgress(ctx context.Context, userID, jobID string, p Progress, evs []Event) (bool, error)
+	// MetricsOverview and PutMetricsOverview read and write the job's
+	// metrics overview (put: if it still ends at fromThrough).
+	MetricsOverview(ctx context.Context, jobID string) (Overview, error)
+	PutMetricsOverview(ctx context.Context, jobID string, ov Overview, fromThrough int) (bool, error)
 	// MetricPoints and LogLinesAfter read stored telemetry after a step or
 	// line, in order (consistent reads); AppendFeed appends feed entries
 	// and the feed's new state if the feed still ends at fromSeq.

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/brightrun/brightrun/pkg/apperr"
@@ -162,6 +163,7 @@ func (r *Runner) storeTelemetry(ctx context.Context, run Run, ext string) error 
 	jobID := run.Job.ID
 	from := run.Cursor
 	to := from
+	var newPoints []MetricPoint
 	for range maxPages {
 		page, err := r.Cluster.Metrics(ctx, ext, to.MetricsAfter, telemetryPageLimit)
 		if err != nil {
@@ -178,11 +180,17 @@ func (r *Runner) storeTelemetry(ctx context.Context, run Run, ext string) error 
 			if err := r.Store.PutMetricPoints(ctx, jobID, points); err != nil {
 				return err
 			}
+			newPoints = append(newPoints, points...)
 		}
 		to.MetricsAfter = max(to.MetricsAfter, page.NextAfterStep)
 		if !page.HasMore || len(page.Points) == 0 {
 			break
 		}
+	}
+	// Before the cursors move: a crash in between re-fetches these points,
+	// which the overview then skips (it knows the last step it holds).
+	if err := r.extendOverview(ctx, jobID, newPoints); err != nil {
+		return err
 	}
 	for range maxPages {
 		page, err := r.Cluster.Logs(ctx, ext, to.LogCursor, telemetryPageLimit)
@@ -346,4 +354,45 @@ func accrueFinal(run Run, st gpucluster.Job) (money.Amount, *float64) {
 		return cost, &b
 	}
 	return run.Accrued, nil
+}
+
+// extendOverview adds this poll's points to the stored overview;
+// compare-and-set on its last step, so concurrent polls add each point once.
+func (r *Runner) extendOverview(ctx context.Context, jobID string, points []MetricPoint) error {
+	for range 3 {
+		if len(points) == 0 {
+			return nil
+		}
+		ov, err := r.Store.MetricsOverview(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		next := ExtendOverview(ov, points, r.Downsample)
+		if next.Through == ov.Through {
+			return nil
+		}
+		ok, err := r.Store.PutMetricsOverview(ctx, jobID, next, ov.Through)
+		if ok || err != nil {
+			return err
+		}
+	}
+	return nil // a concurrent poll keeps moving it: it carries the points
+}
+
+// ExtendOverview adds the points after ov's last step (points in step
+// order) and, past OverviewMax points, reduces it to OverviewKeep with
+// downsample, which keeps the first and last point, the loss extremes,
+// every epoch boundary and validation point.
+func ExtendOverview(ov Overview, points []MetricPoint, downsample func([]MetricPoint, int) []MetricPoint) Overview {
+	next := Overview{Through: ov.Through, Points: slices.Clip(ov.Points)}
+	for _, p := range points {
+		if p.Step > next.Through {
+			next.Points = append(next.Points, p)
+			next.Through = p.Step
+		}
+	}
+	if len(next.Points) > OverviewMax {
+		next.Points = slices.Clone(downsample(next.Points, OverviewKeep))
+	}
+	return next
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/brightrun/brightrun/pkg/job"
 	"github.com/brightrun/brightrun/pkg/money"
 	"github.com/brightrun/brightrun/pkg/s3local"
+	"github.com/brightrun/brightrun/pkg/series"
 	"github.com/brightrun/brightrun/pkg/testkit"
 	"github.com/brightrun/brightrun/pkg/training"
 )
@@ -211,7 +212,7 @@ func newEnv(t *testing.T, o gpusim.Options) *env {
 	}
 	e.runner = &job.Runner{
 		Store: store, Cluster: e.client, Objects: app.NewRunnerObjects(e.blob, partSize), Events: e.bus, ModelsBucket: modelsBucket,
-		PollInterval: time.Second, Now: e.clock.Now,
+		PollInterval: time.Second, Now: e.clock.Now, Downsample: series.Downsample,
 		Sleep: func(ctx context.Context, d time.Duration) error { e.clock.Advance(d); return ctx.Err() },
 		NewID: func() string { return ulid.Make().String() },
 		Log:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -433,6 +434,19 @@ func (e *env) checkTelemetry(jobID, ext string) {
 		t.Fatal(err)
 	}
 	e.checkFeed(jobID, got, lines)
+	// The overview holds every point of a short run, once.
+	ov, err := e.store.MetricsOverview(ctx, jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov.Through != got[len(got)-1].Step || len(ov.Points) != len(got) {
+		t.Fatalf("overview: %d points through %d; %d stored through %d", len(ov.Points), ov.Through, len(got), got[len(got)-1].Step)
+	}
+	for i, p := range ov.Points {
+		if p.Step != got[i].Step || p.TrainingLoss != got[i].TrainingLoss || !p.Timestamp.Equal(got[i].Timestamp.Truncate(time.Millisecond)) {
+			t.Fatalf("overview point %d: %+v, stored %+v", i, p, got[i])
+		}
+	}
 	if len(lines) != len(wantLogs) {
 		t.Fatalf("log lines: %d stored, the simulator has %d", len(lines), len(wantLogs))
 	}

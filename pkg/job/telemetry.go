@@ -32,3 +32,20 @@ type Checkpoint struct {
 	SizeBytes int64     `json:"file_size"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// Overview is a shape-preserving reduction of a job's whole metric history
+// (first and last point, loss extremes, every epoch boundary and validation
+// point kept), kept up to date by poll-job, so a chart of a long run is one
+// small read instead of every point (docs/adr/0005-job-feed.md). Through is
+// the last step it includes.
+type Overview struct {
+	Through int
+	Points  []MetricPoint
+}
+
+// Overview sizes: it grows by the new points of each poll and is reduced
+// back to OverviewKeep when it passes OverviewMax.
+const (
+	OverviewMax  = 2000
+	OverviewKeep = 1000
+)
