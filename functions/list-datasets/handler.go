@@ -10,12 +10,9 @@ import (
 type handler struct{ datasets *dataset.Service }
 
 func (h handler) handle(ctx context.Context, req *httpapi.Request) (httpapi.Response, error) {
-	page, err := req.PageParams()
+	page, err := req.PageNumberParams()
 	if err != nil {
 		return httpapi.Response{}, err
-	}
-	if page.Cursor != "" {
-		return httpapi.Response{}, httpapi.FieldError("cursor", "is not supported by this list; use page and limit")
 	}
 	q, err := dataset.ParseListQuery(req.Event.QueryStringParameters, page.Number, page.Limit)
 	if err != nil {

@@ -55,3 +55,13 @@ func TotalPages(total, limit int) int {
 	}
 	return (total + limit - 1) / limit
 }
+
+// PageNumberParams is PageParams for lists that are numbered pages only
+// (their total is exact, so they take no cursor).
+func (r *Request) PageNumberParams() (Page, error) {
+	p, err := r.PageParams()
+	if err == nil && p.Cursor != "" {
+		err = FieldError("cursor", "is not supported by this list; use page and limit")
+	}
+	return p, err
+}

@@ -446,14 +446,11 @@ func (m *Monitor) Events(ctx context.Context, userID, id string, after int64, li
 	if err != nil {
 		return EventPage{}, err
 	}
-	out := EventPage{Events: entries, NextCursor: strconv.FormatInt(after, 10)}
-	if out.Events == nil {
-		out.Events = []FeedEntry{}
-	}
+	last := after
 	if n := len(entries); n > 0 {
-		out.NextCursor = strconv.FormatInt(entries[n-1].Seq, 10)
+		last = entries[n-1].Seq
+	} else {
+		entries = []FeedEntry{}
 	}
-	last, _ := strconv.ParseInt(out.NextCursor, 10, 64)
-	out.Done = run.Feed.Ended && last >= run.Feed.Seq
-	return out, nil
+	return EventPage{Events: entries, NextCursor: strconv.FormatInt(last, 10), Done: run.Feed.Ended && last >= run.Feed.Seq}, nil
 }
