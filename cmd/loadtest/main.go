@@ -263,7 +263,7 @@ func run(args []string, out io.Writer) (int, error) {
 		}
 		if b := s.best(); b > 0 {
 			fmt.Fprintf(out, "  highest rate meeting the goal: %d req/s (with %d live streams)\n", b, cfg.Streams)
-		} else {
+		} else if len(rows) > 0 {
 			fmt.Fprintf(out, "  no rate met the goal (lowest tried: %d req/s)\n", rows[0].r.Rate)
 			ok = false
 		}
@@ -292,10 +292,14 @@ func printAfter(out io.Writer, stats *streamStats, cfg config, kp *keeper, kc *a
 	if cfg.Streams > 0 {
 		printStreams(out, stats, cfg.Streams)
 	}
-	created, errs := kp.stats()
 	active, finished := kp.reg.counts()
-	fmt.Fprintf(out, "Job keeper: %d jobs created during the run, %d calls (%d failed); at the end %d jobs active, %d finished\n",
-		created, kc.calls.Load(), kc.fails.Load(), active, finished)
+	// After the measurement: leave no keeper job running into the next run.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	cancelled := kp.cancelActive(ctx)
+	cancel()
+	created, errs := kp.stats()
+	fmt.Fprintf(out, "Job keeper: %d jobs created during the run, %d calls (%d failed); at the end %d jobs active (%d of them now cancelled), %d finished\n",
+		created, kc.calls.Load(), kc.fails.Load(), active, cancelled, finished)
 	for i, e := range errs {
 		if i == 5 {
 			fmt.Fprintf(out, "  … %d more\n", len(errs)-5)

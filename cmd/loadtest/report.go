@@ -196,7 +196,7 @@ func printStep(w io.Writer, r stepResult, streamsWanted int) {
 		for i, g := range r.Gauge {
 			open[i], waiting[i] = g.Open, g.Waiting
 		}
-		fmt.Fprintf(w, "  streams in this window: %d opened, %d answered 200, %d events, %d heartbeats, %d ran to complete, %d errors\n",
+		fmt.Fprintf(w, "  streams in this window: %d requests sent, %d answers 200 received, %d events, %d heartbeats, %d ran to complete, %d errors\n",
 			s.Opened, s.OK, s.Events, s.Heartbeats, s.Completed, s.Errors)
 		if len(open) > 0 {
 			fmt.Fprintf(w, "  streams open (sampled every 100 ms): min %d, median %d, max %d of %d; waiting for an answer: min %d, median %d, max %d\n",
@@ -251,7 +251,7 @@ func printChecks(w io.Writer, cs []check) {
 		if !c.OK {
 			mark = "MISS"
 		}
-		fmt.Fprintf(w, "  %s %-14s %s\n", mark, c.Name, c.Detail)
+		fmt.Fprintf(w, "  %s %-16s %s\n", mark, c.Name, c.Detail)
 	}
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -365,6 +367,34 @@ func (k *keeper) fail(ctx context.Context, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.errs = append(k.errs, err.Error())
+}
+
+// cancelActive cancels the keeper's jobs that are still active, so a run
+// leaves the stack idle for the next one; it returns how many it cancelled.
+func (k *keeper) cancelActive(ctx context.Context) int {
+	k.reg.mu.Lock()
+	var todo []jobRef
+	for _, j := range k.reg.jobs {
+		if j.Keeper && !j.Status.Terminal() {
+			todo = append(todo, *j)
+		}
+	}
+	k.reg.mu.Unlock()
+	n := 0
+	for _, j := range todo {
+		// 409 JOB_FINISHED: it completed meanwhile, nothing to do.
+		err := k.c.do(ctx, "POST", "/api/jobs/"+j.ID+"/cancel", k.reg.users[j.User].Token, nil, nil, http.StatusOK, nil)
+		var ae *apiError
+		switch {
+		case err == nil:
+			n++
+		case errors.As(err, &ae) && ae.Status == http.StatusConflict:
+			k.c.fails.Add(-1) // not a failure
+		default:
+			k.fail(ctx, err)
+		}
+	}
+	return n
 }
 
 func (k *keeper) stats() (created int, errs []string) {
