@@ -44,7 +44,7 @@ func run() error {
 	data := filepath.Join(root, ".local")
 	st, err := startStack(ctx, options{
 		Root: root, DataDir: data, BinDir: filepath.Join(data, "functions"),
-		APIPort: *apiPort, DynamoPort: *dynamoPort, S3Port: *s3Port, AWSPort: *awsPort, ClusterPort: *clusterPort, TimeScale: *timeScale,
+		APIPort: *apiPort, DynamoPort: *dynamoPort, S3Port: *s3Port, AWSPort: *awsPort, ClusterPort: *clusterPort, TimeScale: *timeScale, LongLived: true,
 		Output: os.Stderr, Logger: logger,
 	})
 	if err != nil {

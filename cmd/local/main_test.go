@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,7 +42,11 @@ func runTests(m *testing.M) int {
 	if os.Getenv("BRIGHTRUN_TEST_LOGS") != "" {
 		out = os.Stderr
 	}
-	st, err = startStack(ctx, options{Root: root, BinDir: bin, Output: out, Logger: slog.New(slog.NewTextHandler(out, nil))})
+	flag.Parse()
+	// Benchmarks get the long-lived stack's tuning, so their figures are
+	// make dev's.
+	longLived := flag.Lookup("test.bench").Value.String() != ""
+	st, err = startStack(ctx, options{Root: root, BinDir: bin, Output: out, Logger: slog.New(slog.NewTextHandler(out, nil)), LongLived: longLived})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start local stack:", err)
 		return 1

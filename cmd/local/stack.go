@@ -47,6 +47,14 @@ const (
 	s3SecretKey          = "brightrunlocalsecret"
 )
 
+// Workers per function (processes, started on demand): enough that 100
+// monitoring clients do not queue behind one slow request, and one per open
+// event stream.
+const (
+	apiWorkers    = 8
+	streamWorkers = 64
+)
+
 // options choose where the stack keeps its data and listens.
 type options struct {
 	Root        string // repository root
@@ -60,6 +68,9 @@ type options struct {
 	// TimeScale speeds the simulated cluster up: simulated seconds per
 	// second (100 runs a 45-minute job in under 30 s).
 	TimeScale float64
+	// LongLived: the stack serves for a while (make dev, benchmarks), so
+	// DynamoDB Local is tuned for throughput rather than a fast start.
+	LongLived bool
 	Output    io.Writer // function and server logs
 	Logger    *slog.Logger
 }
@@ -111,7 +122,7 @@ func startStack(ctx context.Context, o options) (_ *stack, err error) {
 		s3Dir, keyDir = filepath.Join(tmp, "s3"), filepath.Join(tmp, "idp")
 	}
 
-	ddb, err := dynamolocal.Start(ctx, dynamolocal.Options{DataDir: dynamoDir, Port: o.DynamoPort})
+	ddb, err := dynamolocal.Start(ctx, dynamolocal.Options{DataDir: dynamoDir, Port: o.DynamoPort, Throughput: o.LongLived})
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +197,13 @@ func startStack(ctx context.Context, o options) (_ *stack, err error) {
 	env := functionEnv(st)
 	var fns []lambdahost.Function
 	for _, r := range route.Table {
-		fns = append(fns, lambdahost.Function{Name: r.Function, Binary: filepath.Join(o.BinDir, r.Function), Env: env, Timeout: seconds(r.Timeout, 10)})
+		// Like Lambda's concurrency: a request waits for a free worker. An
+		// open stream holds one for its whole life (50 streams need 50).
+		workers := apiWorkers
+		if r.Stream {
+			workers = streamWorkers
+		}
+		fns = append(fns, lambdahost.Function{Name: r.Function, Binary: filepath.Join(o.BinDir, r.Function), Env: env, Timeout: seconds(r.Timeout, 10), MaxWorkers: workers})
 	}
 	for _, w := range route.Workers {
 		fns = append(fns, lambdahost.Function{Name: w.Function, Binary: filepath.Join(o.BinDir, w.Function), Env: env, Timeout: seconds(w.Timeout, 60)})
@@ -284,9 +301,10 @@ func functionEnv(st *stack) []string {
 		// transitions per simulated hour as a deployed one (the interpreter
 		// scales its Waits the same way).
 		fmt.Sprintf("POLL_INTERVAL_SECONDS=%g", job.DefaultPollInterval.Seconds()/st.TimeScale),
-		// An open event stream reads the feed twice a second (2 s in AWS):
-		// at 100× a job's feed moves every 0.2 s.
-		"STREAM_POLL_SECONDS=0.5",
+		// An open event stream reads the feed every 2 s, as in AWS: on a
+		// 2-core machine 50 streams polling faster took a third of the CPU
+		// the API needs (docs/performance.md).
+		"STREAM_POLL_SECONDS=2",
 		"AWS_ENDPOINT_URL_SFN=" + st.AWSURL,
 		"STATE_MACHINE_ARN=" + localStateMachineARN,
 	}
