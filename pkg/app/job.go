@@ -86,18 +86,25 @@ func (a *App) JobRunner(ctx context.Context, fn string) (*job.Runner, error) {
 		// Attempts stay well inside the tasks' timeouts: 5 tries with
 		// backoff up to 20 s; the state machine retries ClusterUnavailable
 		// on a longer scale.
-		token := c.GPUClusterToken
-		if token == "" {
-			var err error
-			if token, err = SecretString(ctx, secretsmanager.NewFromConfig(a.AWS), c.GPUClusterTokenSecret); err != nil {
+		newClient := func(token string) (*gpucluster.Client, error) {
+			return gpucluster.New(c.GPUClusterURL, token, gpucluster.Options{Timeout: 20 * time.Second})
+		}
+		if c.GPUClusterToken != "" {
+			cl, err := newClient(c.GPUClusterToken)
+			if err != nil {
 				return nil, err
 			}
+			r.Cluster = cl
+		} else {
+			sm := secretsmanager.NewFromConfig(a.AWS)
+			cl, err := newRotatingCluster(ctx, newClient, func(ctx context.Context) (string, error) {
+				return SecretString(ctx, sm, c.GPUClusterTokenSecret)
+			})
+			if err != nil {
+				return nil, err
+			}
+			r.Cluster = cl
 		}
-		cl, err := gpucluster.New(c.GPUClusterURL, token, gpucluster.Options{Timeout: 20 * time.Second})
-		if err != nil {
-			return nil, err
-		}
-		r.Cluster = cl
 	}
 	if uses(route.EventsPut) {
 		r.Events = eventbus.New(eventbridge.NewFromConfig(a.AWS), c.EventBusName)
