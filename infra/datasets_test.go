@@ -300,8 +300,10 @@ func TestWorkerAsyncInvokeConfig(t *testing.T) {
 	if len(async) == 0 {
 		t.Fatal("no asynchronously invoked worker: validate-dataset should be one")
 	}
-	if len(configs) != len(async) || len(queues) != len(async) {
-		t.Errorf("EventInvokeConfigs/queues: got %d/%d, want one per asynchronously invoked worker (%d)", len(configs), len(queues), len(async))
+	rules := len(stoppedWorkers())
+	if len(configs) != len(async) || len(queues) != len(async)+rules {
+		t.Errorf("EventInvokeConfigs/queues: got %d/%d, want one per asynchronously invoked worker (%d), plus a dead-letter queue per EventBridge rule (%d)",
+			len(configs), len(queues), len(async), rules)
 	}
 	for _, w := range async {
 		t.Run(w.Function, func(t *testing.T) {
@@ -380,6 +382,7 @@ func TestDatasetGrants(t *testing.T) {
 		"finalize-job":       {"events:PutEvents on " + bus},
 		"mark-job-failed":    {"events:PutEvents on " + bus},
 		"mark-job-cancelled": {"events:PutEvents on " + bus},
+		"mark-stopped-job":   {"events:PutEvents on " + bus},
 	}
 	for fn, want := range want {
 		t.Run(fn, func(t *testing.T) {

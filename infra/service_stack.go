@@ -174,7 +174,7 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		scope := stack.Node().FindChild(jsii.String(w.Function)).(constructs.Construct)
 		addAsyncInvokeConfig(scope, s.Functions[w.Function], roles[w.Function], cfg, w)
 	}
-	if err := addWorkerTriggers(stack, props.Stateful, s.Functions, props.Workers); err != nil {
+	if err := addWorkerTriggers(stack, cfg, props.Stateful, s.Functions, props.Workers); err != nil {
 		return nil, err
 	}
 	if s.StateMachine, err = newTrainingStateMachine(stack, cfg, s.Functions, props.Workers); err != nil {

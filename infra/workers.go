@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -16,17 +18,33 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/brightrun/brightrun/pkg/event"
 	"github.com/brightrun/brightrun/pkg/route"
 )
 
-// Asynchronous invocation of workers (S3 notifications and the confirm
-// route's InvocationType=Event both are; see workerTrigger.Async): Lambda retries a failed run twice,
+// Asynchronous invocation of workers (S3 notifications, the confirm
+// route's InvocationType=Event and EventBridge rules all are; see
+// workerTrigger.Async): Lambda retries a failed run twice,
 // drops events older than 6 hours, and sends what it gives up on to the
 // worker's failure queue, where it stays 14 days.
 const (
 	workerRetryAttempts       = 2
 	workerMaxEventAgeSeconds  = 6 * 60 * 60
 	workerFailureRetentionDay = 14
+)
+
+// EventBridge's delivery of a rule's event to a worker (executionStoppedTrigger).
+// What EventBridge retries is only the hand-over to Lambda's asynchronous
+// queue, which fails on throttling or a missing permission, not on the
+// function's errors (those are Lambda's retries above). A few retries with
+// EventBridge's backoff ride out a throttle; a missing permission does not
+// heal by retrying the default 185 times over 24 hours, so the event goes to
+// the rule's dead-letter queue early, kept as long as a failure record. The
+// age limit is the worker's own: an event Lambda would drop is not worth
+// delivering.
+const (
+	ruleRetryAttempts      = 8
+	ruleMaxEventAgeSeconds = workerMaxEventAgeSeconds
 )
 
 // workerTrigger wires one kind of route.Worker.Trigger to a function.
@@ -53,6 +71,11 @@ var workerTriggers = map[string]workerTrigger{
 		Describe: "Task state of the training state machine",
 		Async:    false, // Step Functions invokes Task resources synchronously (Retry/Catch in the definition)
 		Add:      trainingTaskTrigger,
+	},
+	route.TriggerExecutionStopped: {
+		Describe: "EventBridge rule (default bus) for training executions that end FAILED, TIMED_OUT or ABORTED",
+		Async:    true, // EventBridge invokes Lambda targets asynchronously
+		Add:      executionStoppedTrigger,
 	},
 }
 
@@ -85,13 +108,14 @@ func workerSpec(w route.Worker) (functionSpec, error) {
 // triggers holds what the triggers of one service stack share.
 type triggers struct {
 	stack    awscdk.Stack
+	cfg      config
 	stateful *StatefulStack
 	datasets awss3.IBucket // imported once, see datasetUploadTrigger
 }
 
 // addWorkerTriggers wires every worker to its trigger.
-func addWorkerTriggers(stack awscdk.Stack, stateful *StatefulStack, fns map[string]awslambda.Function, workers []route.Worker) error {
-	t := &triggers{stack: stack, stateful: stateful}
+func addWorkerTriggers(stack awscdk.Stack, cfg config, stateful *StatefulStack, fns map[string]awslambda.Function, workers []route.Worker) error {
+	t := &triggers{stack: stack, cfg: cfg, stateful: stateful}
 	for _, w := range workers {
 		if err := workerTriggers[w.Trigger].Add(t, fns[w.Function], w); err != nil {
 			return err
@@ -135,6 +159,67 @@ func datasetUploadTrigger(t *triggers, fn awslambda.Function, w route.Worker) er
 // its own role's lambda:InvokeFunction, so the functions need no resource
 // policy; it also checks that the definition names each training worker.
 func trainingTaskTrigger(*triggers, awslambda.Function, route.Worker) error { return nil }
+
+// executionStoppedTrigger: an EventBridge rule for the training state
+// machine's executions that stop without success, with the worker as its
+// target: the backstop for what the machine's own Catch cannot handle
+// (StopExecution, States.Runtime errors, the execution timeout).
+//
+// The rule is on the account's default bus, where Step Functions publishes
+// its status changes (the BrightRun bus only carries our own events). Its
+// pattern is event.StoppedExecutions, the definition the local runner
+// matches too, rendered for the state machine's fixed-name ARN
+// (stateMachineArn): no reference to the state machine, which is created
+// after the functions and would otherwise have to come first.
+//
+// LambdaFunction adds the resource policy (lambda:InvokeFunction for
+// events.amazonaws.com, SourceArn this rule) and, for the dead-letter
+// queue, a queue policy letting this rule alone send to it.
+func executionStoppedTrigger(t *triggers, fn awslambda.Function, w route.Worker) error {
+	scope := t.stack.Node().FindChild(jsii.String(w.Function)).(constructs.Construct)
+	name := functionName(t.cfg, w.Function)
+	dlq := awssqs.NewQueue(scope, jsii.String("RuleDeadLetters"), &awssqs.QueueProps{
+		QueueName:       jsii.String(name + "-undelivered"),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(workerFailureRetentionDay)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is the dead-letter queue of the EventBridge rule targeting " + name +
+			": it holds events EventBridge could not hand to Lambda, for inspection, and is not consumed, so it needs no DLQ of its own."),
+	}}, jsii.Bool(true))
+	awsevents.NewRule(scope, jsii.String("Rule"), &awsevents.RuleProps{
+		RuleName:     jsii.String(t.cfg.resourceName() + "-training-stopped"),
+		Description:  jsii.String("Training executions that end FAILED, TIMED_OUT or ABORTED, to " + name),
+		EventPattern: eventPattern(event.StoppedExecutions(*stateMachineArn(t.stack, t.cfg))),
+		// No EventBus: the default bus.
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			DeadLetterQueue: dlq,
+			RetryAttempts:   jsii.Number(ruleRetryAttempts),
+			MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(ruleMaxEventAgeSeconds)),
+		})},
+	})
+	return nil
+}
+
+// eventPattern renders an event.Pattern as a rule's pattern: sources,
+// detail types and exact values of top-level detail fields, nothing else.
+func eventPattern(p event.Pattern) *awsevents.EventPattern {
+	out := &awsevents.EventPattern{
+		Source:     jsii.Strings(p.Source...),
+		DetailType: jsii.Strings(p.DetailType...),
+	}
+	if len(p.Detail) > 0 {
+		detail := make(map[string]interface{}, len(p.Detail))
+		for field, values := range p.Detail {
+			detail[field] = jsii.Strings(values...)
+		}
+		out.Detail = &detail
+	}
+	return out
+}
 
 // configureNotificationsHandler gives CDK's bucket-notifications handler (a
 // singleton per stack) a log group with the retention of every other

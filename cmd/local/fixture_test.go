@@ -125,6 +125,27 @@ func TestWorkerFixtures(t *testing.T) {
 	}
 }
 
+// TestStoppedExecutionFixture: Step Functions' status change of an
+// aborted execution whose job does not exist is accepted and changes
+// nothing; a malformed event fails (EventBridge retries it).
+func TestStoppedExecutionFixture(t *testing.T) {
+	root, err := devenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := os.ReadFile(filepath.Join(root, "events", "eventbridge", "execution-aborted.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := st.Host.Invoke(context.Background(), "mark-stopped-job", payload); err != nil || string(out) != "null" {
+		t.Errorf("got %s, %v; want null, nil", out, err)
+	}
+	bad := []byte(`{"source":"aws.states","detail-type":"Step Functions Execution Status Change","detail":{"status":"ABORTED","input":"not json"}}`)
+	if _, err := st.Host.Invoke(context.Background(), "mark-stopped-job", bad); !isFunctionError(err, "InvalidTaskInput") {
+		t.Errorf("unreadable input: got %v, want InvalidTaskInput", err)
+	}
+}
+
 // TestTaskFixtures sends every events/sfn fixture (the payloads the state
 // machine's Task states send) to its task function. The fixtures' job does
 // not exist: the tasks that need it fail with the named error the state

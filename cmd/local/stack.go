@@ -21,6 +21,7 @@ import (
 	"github.com/brightrun/brightrun/pkg/devenv"
 	"github.com/brightrun/brightrun/pkg/dynamo"
 	"github.com/brightrun/brightrun/pkg/dynamolocal"
+	"github.com/brightrun/brightrun/pkg/event"
 	"github.com/brightrun/brightrun/pkg/eventlocal"
 	"github.com/brightrun/brightrun/pkg/gateway"
 	"github.com/brightrun/brightrun/pkg/gpusim"
@@ -90,6 +91,7 @@ type stack struct {
 	Store      *dynamo.Store
 	Host       *lambdahost.Host
 	Bus        *eventlocal.Bus
+	DefaultBus *eventlocal.Bus // AWS's own events (Step Functions status changes)
 	Workflow   *workflow.Local // Step Functions
 
 	closers []func()
@@ -217,7 +219,21 @@ func startStack(ctx context.Context, o options) (_ *stack, err error) {
 	// states calling the functions through the Invoke API above. Waits
 	// shrink with the simulator's time scale. Registered after the host, so
 	// it stops first.
-	wf, err := workflow.NewLocal(workflow.LocalOptions{Root: o.Root, LambdaEndpoint: st.AWSURL, WaitScale: 1 / o.TimeScale, Output: o.Output, Logger: o.Logger})
+	// The account's default bus: Step Functions' status changes, with the
+	// same rule infra creates (event.StoppedExecutions → mark-stopped-job).
+	st.DefaultBus = &eventlocal.Bus{Name: "default", Logger: o.Logger, Rules: []eventlocal.Rule{{
+		Name:    "training-stopped",
+		Pattern: event.StoppedExecutions(localStateMachineARN),
+		Target: func(_ context.Context, ev events.CloudWatchEvent) error {
+			payload, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			return h.InvokeAsync("mark-stopped-job", payload)
+		},
+	}}}
+	wf, err := workflow.NewLocal(workflow.LocalOptions{Root: o.Root, LambdaEndpoint: st.AWSURL, WaitScale: 1 / o.TimeScale, Output: o.Output, Logger: o.Logger,
+		OnEnd: func(e workflow.Execution) { st.DefaultBus.Publish(statusChange(e)) }})
 	if err != nil {
 		return nil, err
 	}
@@ -342,4 +358,21 @@ func (st *stack) Close() {
 		st.closers[i]()
 	}
 	st.closers = nil
+}
+
+// statusChange is the event Step Functions puts on the default bus when an
+// execution ends.
+func statusChange(e workflow.Execution) events.CloudWatchEvent {
+	opt := func(v string) *string {
+		if v == "" {
+			return nil
+		}
+		return &v
+	}
+	stop := e.StopDate.UnixMilli()
+	d := event.ExecutionStatusChangeDetail{ExecutionArn: e.ARN, StateMachineArn: localStateMachineARN, Name: e.Name, Status: e.Status,
+		StartDate: e.StartDate.UnixMilli(), StopDate: &stop, Input: opt(e.Input), Error: opt(e.Error), Cause: opt(e.Cause)}
+	detail, _ := json.Marshal(d)
+	return events.CloudWatchEvent{Version: "0", Source: event.StepFunctionsSource, DetailType: event.ExecutionStatusChange, AccountID: "000000000000",
+		Time: time.Now().UTC(), Region: "us-east-1", Resources: []string{e.ARN}, Detail: detail}
 }

@@ -14,12 +14,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/brightrun/brightrun/pkg/event"
 	"github.com/brightrun/brightrun/pkg/gpusim"
 	"github.com/brightrun/brightrun/pkg/job"
 	"github.com/brightrun/brightrun/pkg/money"
 	"github.com/brightrun/brightrun/pkg/testkit"
+	"github.com/brightrun/brightrun/pkg/workflow"
 )
 
 // These tests drive the whole training workflow from HTTP: create-job starts
@@ -402,3 +404,36 @@ func waitFaults(t *testing.T, ok func(gpusim.Faults) bool) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestJobExecutionStopped: an operator stops a job's execution (nothing in
+// the state machine runs after that); Step Functions' status change reaches
+// mark-stopped-job through the default bus's rule, which ends the job
+// failed and cancels its cluster job. Nothing is left running.
+func TestJobExecutionStopped(t *testing.T) {
+	a := signUp(t, "Stopped")
+	ds := readyDataset(t, a.Token, 256<<10, 45)
+	created := startJob(t, a.Token, ds, "aggressive")
+	j := waitJob(t, a.Token, created.ID, "running", running)
+	sf := sfn.New(sfn.Options{BaseEndpoint: aws.String(st.AWSURL), Region: "us-east-1",
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: s3AccessKey, SecretAccessKey: s3SecretKey}, nil
+		})})
+	arn := workflow.ExecutionARN(localStateMachineARN, j.ID)
+	if _, err := sf.StopExecution(context.Background(), &sfn.StopExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(t, a.Token, j.ID, "finished", final)
+	if j.Status != job.StatusFailed || j.ErrorMessage == nil || !strings.Contains(*j.ErrorMessage, "stopped by an operator") || j.FinalCost == nil {
+		t.Fatalf("got %s (%s), want failed as stopped", j.Status, deref(j.ErrorMessage))
+	}
+	if cj, err := clusterJob(t, *j.ExternalJobID); err != nil || cj != "cancelled" {
+		t.Errorf("the cluster's job: got %q (%v), want cancelled", cj, err)
+	}
+	out, err := sf.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil || out.Status != "ABORTED" {
+		t.Errorf("execution: got %v (%v), want ABORTED", out, err)
+	}
+	if evs := jobEvents(t, j.ID); len(evs[event.JobFailed]) != 1 {
+		t.Errorf("JobFailed events: got %d, want 1", len(evs[event.JobFailed]))
+	}
+}

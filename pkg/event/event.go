@@ -3,6 +3,11 @@
 // these names and patterns, so they cannot drift apart.
 package event
 
+import (
+	"encoding/json"
+	"slices"
+)
+
 // Source is the source of every BrightRun event.
 const Source = "brightrun"
 
@@ -113,13 +118,69 @@ type CostAccruedDetail struct {
 	At                    string  `json:"at"`
 }
 
-// Pattern is an EventBridge event pattern for detail types of our source.
+// Pattern is an EventBridge event pattern: sources, detail types, and
+// exact values of top-level detail fields (infra renders it as the rule's
+// pattern; the local buses match it the same way).
 type Pattern struct {
-	Source     []string `json:"source"`
-	DetailType []string `json:"detail-type"`
+	Source     []string            `json:"source"`
+	DetailType []string            `json:"detail-type"`
+	Detail     map[string][]string `json:"detail,omitempty"`
 }
 
-// PatternFor matches the given detail types.
+// PatternFor matches the given detail types of our source.
 func PatternFor(detailTypes ...string) Pattern {
 	return Pattern{Source: []string{Source}, DetailType: detailTypes}
+}
+
+// Matches reports whether an event with this source, detail type and
+// detail (JSON) matches the pattern.
+func (p Pattern) Matches(source, detailType string, detail []byte) bool {
+	if !slices.Contains(p.Source, source) || !slices.Contains(p.DetailType, detailType) {
+		return false
+	}
+	if len(p.Detail) == 0 {
+		return true
+	}
+	var fields map[string]any
+	if json.Unmarshal(detail, &fields) != nil {
+		return false
+	}
+	for name, values := range p.Detail {
+		v, ok := fields[name].(string)
+		if !ok || !slices.Contains(values, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// Step Functions' own events, on the account's default bus.
+const (
+	StepFunctionsSource   = "aws.states"
+	ExecutionStatusChange = "Step Functions Execution Status Change"
+)
+
+// Execution statuses that end a run without success.
+var StoppedStatuses = []string{"FAILED", "TIMED_OUT", "ABORTED"}
+
+// ExecutionStatusChangeDetail is the detail of ExecutionStatusChange
+// (dates in Unix milliseconds; input, error and cause may be null).
+type ExecutionStatusChangeDetail struct {
+	ExecutionArn    string  `json:"executionArn"`
+	StateMachineArn string  `json:"stateMachineArn"`
+	Name            string  `json:"name"`
+	Status          string  `json:"status"`
+	StartDate       int64   `json:"startDate"`
+	StopDate        *int64  `json:"stopDate"`
+	Input           *string `json:"input"`
+	Error           *string `json:"error"`
+	Cause           *string `json:"cause"`
+}
+
+// StoppedExecutions matches the executions of one state machine that end
+// failed, timed out or aborted: what the machine's own Catch cannot handle
+// (a StopExecution, a States.Runtime error, the execution timeout).
+func StoppedExecutions(stateMachineArn string) Pattern {
+	return Pattern{Source: []string{StepFunctionsSource}, DetailType: []string{ExecutionStatusChange},
+		Detail: map[string][]string{"status": StoppedStatuses, "stateMachineArn": {stateMachineArn}}}
 }

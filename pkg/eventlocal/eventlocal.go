@@ -127,11 +127,26 @@ func (b *Bus) accept(e putEntry) (events.CloudWatchEvent, resultEntry) {
 	return ev, resultEntry{EventID: ev.ID}
 }
 
+// Publish logs and delivers an event that AWS itself would put on this
+// bus (e.g. Step Functions' status changes on the default bus).
+func (b *Bus) Publish(ev events.CloudWatchEvent) {
+	if ev.ID == "" {
+		ev.ID = newID()
+	}
+	b.mu.Lock()
+	b.log = append(b.log, ev)
+	if len(b.log) > maxLog {
+		b.log = b.log[len(b.log)-maxLog:]
+	}
+	b.mu.Unlock()
+	b.deliver(ev)
+}
+
 // deliver runs matching targets asynchronously, as EventBridge does.
 func (b *Bus) deliver(ev events.CloudWatchEvent) {
 	b.Logger.Info("event", "detail_type", ev.DetailType, "source", ev.Source, "id", ev.ID)
 	for _, r := range b.Rules {
-		if !slices.Contains(r.Pattern.Source, ev.Source) || !slices.Contains(r.Pattern.DetailType, ev.DetailType) {
+		if !r.Pattern.Matches(ev.Source, ev.DetailType, ev.Detail) {
 			continue
 		}
 		go func() {

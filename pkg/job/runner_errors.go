@@ -146,6 +146,10 @@ func FailureMessage(te TaskError) string {
 		return "The training workflow ran its steps out of order; the job was stopped."
 	case name == "States.Timeout" || name == "Sandbox.Timedout":
 		return "A step of the training workflow timed out."
+	case name == "States.ABORTED":
+		return "The training workflow was stopped by an operator; the job was stopped with it."
+	case name == "States.TIMED_OUT":
+		return "The training workflow ran past its time limit; the job was stopped."
 	case strings.HasPrefix(name, "Lambda."):
 		return "A step of the training workflow could not be run."
 	case strings.HasPrefix(name, "States."):

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -302,4 +303,31 @@ func (r *Runner) MarkFailed(ctx context.Context, in TaskInput) error {
 // MarkCancelled is mark-job-cancelled (see markCancelled), then the feed.
 func (r *Runner) MarkCancelled(ctx context.Context, in TaskInput) error {
 	return r.thenFeed(ctx, in, r.markCancelled(ctx, in))
+}
+
+// MarkStopped is mark-stopped-job: the backstop for an execution of the
+// training state machine that ended FAILED, TIMED_OUT or ABORTED (an
+// EventBridge rule on Step Functions' status changes). The machine's own
+// Catch marks a job failed before its execution fails, so for the usual
+// failure the job is final already and nothing changes; a job left
+// initializing or running — by a StopExecution, the execution timeout or
+// an uncatchable States.Runtime error — is marked failed here and its
+// cluster job cancelled. The execution's input names the job.
+func (r *Runner) MarkStopped(ctx context.Context, d event.ExecutionStatusChangeDetail) error {
+	if !slices.Contains(event.StoppedStatuses, d.Status) {
+		return nil // not a stop (a rule or a replay sent something else)
+	}
+	var in TaskInput
+	if d.Input == nil || json.Unmarshal([]byte(*d.Input), &in) != nil {
+		return &InvalidTaskInput{Message: "execution " + d.Name + " has no readable input"}
+	}
+	te := TaskError{Error: "States." + d.Status}
+	if d.Error != nil && *d.Error != "" {
+		te.Error = *d.Error
+	}
+	if d.Cause != nil {
+		te.Cause = *d.Cause
+	}
+	in.Error = &te
+	return r.MarkFailed(ctx, in)
 }

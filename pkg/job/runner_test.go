@@ -1348,3 +1348,44 @@ func (e *env) checkFeed(jobID string, points []job.MetricPoint, lines []job.LogL
 		}
 	}
 }
+
+// TestMarkStopped: the backstop for a stopped execution ends a running job
+// failed with a message for the stop and cancels its cluster job; other
+// statuses, repeats and finished jobs change nothing.
+func TestMarkStopped(t *testing.T) {
+	e := newEnv(t, gpusim.Options{})
+	ctx := context.Background()
+	j := e.createJob("")
+	e.submit(j.ID)
+	e.pollUntil(j.ID, func(o job.PollOutput) bool { return o.Status == job.PollRunning })
+	input := fmt.Sprintf(`{"job_id":%q,"user_id":%q,"continued":0}`, j.ID, owner)
+	detail := func(status string) event.ExecutionStatusChangeDetail {
+		return event.ExecutionStatusChangeDetail{Name: j.ID, Status: status, Input: &input}
+	}
+	if err := e.runner.MarkStopped(ctx, detail("SUCCEEDED")); err != nil || e.run(j.ID).Job.Status != job.StatusRunning {
+		t.Fatalf("SUCCEEDED: %v, status %s; want nothing changed", err, e.run(j.ID).Job.Status)
+	}
+	for range 2 { // a redelivered event changes nothing twice
+		if err := e.runner.MarkStopped(ctx, detail("ABORTED")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.run(j.ID)
+	if r.Job.Status != job.StatusFailed || r.Job.ErrorMessage == nil || !strings.Contains(*r.Job.ErrorMessage, "stopped by an operator") {
+		t.Fatalf("ABORTED: %s %v", r.Job.Status, r.Job.ErrorMessage)
+	}
+	if st := e.clusterStatus(*r.Job.ExternalJobID); st.Status != gpucluster.StatusCancelled {
+		t.Errorf("cluster job: %s, want cancelled", st.Status)
+	}
+	if n := len(e.bus.of(event.JobFailed)); n != 1 {
+		t.Errorf("JobFailed events: %d, want 1", n)
+	}
+	// A later TIMED_OUT for the same job keeps the first message.
+	if err := e.runner.MarkStopped(ctx, detail("TIMED_OUT")); err != nil || !strings.Contains(*e.run(j.ID).Job.ErrorMessage, "stopped by an operator") {
+		t.Errorf("TIMED_OUT after the job failed: %v, %s", err, *e.run(j.ID).Job.ErrorMessage)
+	}
+	bad := "not json"
+	if err := e.runner.MarkStopped(ctx, event.ExecutionStatusChangeDetail{Status: "FAILED", Input: &bad}); typeName(err) != "InvalidTaskInput" {
+		t.Errorf("unreadable input: %v, want InvalidTaskInput", err)
+	}
+}

@@ -113,6 +113,11 @@ const (
 	// TriggerTraining: a Task state of the training state machine
 	// (statemachine/training.asl.json, pkg/workflow/contract.Placeholders).
 	TriggerTraining = "sfn:training"
+	// TriggerExecutionStopped: an EventBridge rule on the default bus for
+	// the training state machine's executions that end FAILED, TIMED_OUT
+	// or ABORTED (event.StoppedExecutions): the backstop for what the
+	// machine's own Catch cannot handle.
+	TriggerExecutionStopped = "events:aws.states/stopped"
 )
 
 // Workers are the event-driven functions.
@@ -135,6 +140,10 @@ var Workers = []Worker{
 	{Function: "finalize-job", Trigger: TriggerTraining, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, EventsPut}},
 	{Function: "mark-job-failed", Trigger: TriggerTraining, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
 	{Function: "mark-job-cancelled", Trigger: TriggerTraining, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
+	// Marks the job of a stopped execution failed (and cancels its cluster
+	// job) unless it already ended; a no-op for the usual FAILED ending,
+	// where mark-job-failed ran first.
+	{Function: "mark-stopped-job", Trigger: TriggerExecutionStopped, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
 }
 
 // Functions lists every function name: HTTP routes, then workers.

@@ -68,6 +68,9 @@ type LocalOptions struct {
 	// Output receives the runner's stderr, line-prefixed; nil discards it.
 	Output io.Writer
 	Logger *slog.Logger
+	// OnEnd is called (in a goroutine of its own) when an execution ends,
+	// as Step Functions publishes its status change to EventBridge.
+	OnEnd func(Execution)
 }
 
 // Local is the local stand-in for Step Functions: an http.Handler speaking
@@ -86,6 +89,7 @@ type Local struct {
 	mu       sync.Mutex
 	execs    map[string]*execution
 	cancels  map[int]context.CancelFunc
+	stopped  map[int]bool // runners told to stop by StopExecution
 	nextID   int
 	closed   bool
 	children sync.WaitGroup
@@ -119,7 +123,8 @@ type Event struct {
 
 type execution struct {
 	Execution
-	done chan struct{}
+	done  chan struct{}
+	child int // the runner process that runs it (cancels' key)
 }
 
 // NewLocal checks that the runner can start and returns a Local.
@@ -172,6 +177,7 @@ func NewLocal(o LocalOptions) (*Local, error) {
 		fnJSON:  string(fns),
 		execs:   map[string]*execution{},
 		cancels: map[int]context.CancelFunc{},
+		stopped: map[int]bool{},
 	}, nil
 }
 
@@ -198,7 +204,8 @@ func CheckRunner(root, node string) error {
 // StateMachineARN is the ARN StartExecution expects.
 func (l *Local) StateMachineARN() string { return l.arn }
 
-// ServeHTTP answers AWSStepFunctions.StartExecution and DescribeExecution.
+// ServeHTTP answers AWSStepFunctions.StartExecution, DescribeExecution and
+// StopExecution.
 func (l *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		awsJSONError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "POST only")
@@ -216,8 +223,10 @@ func (l *Local) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, aerr = l.startExecution(body)
 	case "DescribeExecution":
 		out, aerr = l.describeExecution(body)
+	case "StopExecution":
+		out, aerr = l.stopExecution(body)
 	default:
-		aerr = &awsErr{http.StatusBadRequest, "UnknownOperationException", "the local Step Functions implements StartExecution and DescribeExecution, not " + op}
+		aerr = &awsErr{http.StatusBadRequest, "UnknownOperationException", "the local Step Functions implements StartExecution, DescribeExecution and StopExecution, not " + op}
 	}
 	if aerr != nil {
 		awsJSONError(w, aerr.status, aerr.code, aerr.msg)
@@ -283,9 +292,9 @@ func (l *Local) startExecution(body []byte) (any, *awsErr) {
 		}
 		return nil, &awsErr{http.StatusBadRequest, "ExecutionAlreadyExists", "Execution Already Exists: '" + e.ARN + "'"}
 	}
-	e := l.register(name, input, time.Now())
 	id := l.nextID
 	l.nextID++
+	e := l.register(name, input, time.Now(), id)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancels[id] = cancel
 	l.children.Add(1)
@@ -302,9 +311,9 @@ func (l *Local) startExecution(body []byte) (any, *awsErr) {
 	return map[string]any{"executionArn": e.ARN, "startDate": epoch(e.StartDate)}, nil
 }
 
-// register records a RUNNING execution; l.mu is held.
-func (l *Local) register(name, input string, start time.Time) *execution {
-	e := &execution{Execution: Execution{Name: name, ARN: ExecutionARN(l.arn, name), Status: StatusRunning, Input: input, StartDate: start}, done: make(chan struct{})}
+// register records a RUNNING execution run by runner child; l.mu is held.
+func (l *Local) register(name, input string, start time.Time, child int) *execution {
+	e := &execution{Execution: Execution{Name: name, ARN: ExecutionARN(l.arn, name), Status: StatusRunning, Input: input, StartDate: start}, done: make(chan struct{}), child: child}
 	l.execs[name] = e
 	return e
 }
@@ -349,16 +358,17 @@ func (l *Local) spawn(ctx context.Context, id int, name, input string) error {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		for sc.Scan() {
-			if n := l.apply(sc.Bytes()); n != "" && !slices.Contains(owned, n) {
+			if n := l.apply(sc.Bytes(), id); n != "" && !slices.Contains(owned, n) {
 				owned = append(owned, n)
 			}
 		}
 		werr := cmd.Wait()
 		l.mu.Lock()
-		closing := l.closed
+		closing, stopped := l.closed, l.stopped[id]
 		delete(l.cancels, id)
+		delete(l.stopped, id)
 		l.mu.Unlock()
-		if closing {
+		if closing || stopped {
 			l.finishOwned(owned, StatusAborted, "", "")
 		} else {
 			msg := "the local runner exited before the execution ended"
@@ -394,7 +404,7 @@ type record struct {
 
 // apply folds one runner record into the table and returns the name of the
 // execution it is about.
-func (l *Local) apply(line []byte) string {
+func (l *Local) apply(line []byte, child int) string {
 	var r record
 	if err := json.Unmarshal(line, &r); err != nil {
 		l.o.Logger.Warn("local step functions: unreadable runner output", "line", string(line))
@@ -412,7 +422,7 @@ func (l *Local) apply(line []byte) string {
 		e, ok := l.execs[r.Name]
 		if r.Status == StatusRunning {
 			if !ok { // continued as new inside the runner
-				e = l.register(r.Name, r.Input, time.UnixMilli(r.StartDate))
+				e = l.register(r.Name, r.Input, time.UnixMilli(r.StartDate), child)
 				l.o.Logger.Info("workflow continued as new", "execution", r.Name)
 			}
 			return r.Name
@@ -424,6 +434,7 @@ func (l *Local) apply(line []byte) string {
 		e.StopDate = time.UnixMilli(r.StopDate)
 		e.Transitions, e.WaitedSeconds = r.Transitions, r.WaitedSeconds
 		close(e.done)
+		l.ended(e)
 		l.o.Logger.Info("workflow ended", "execution", r.Name, "status", r.Status, "error", r.Error, "transitions", r.Transitions)
 		return r.Name
 	}
@@ -438,11 +449,53 @@ func (l *Local) finishOwned(names []string, status, errName, cause string) {
 		if e, ok := l.execs[n]; ok && e.Status == StatusRunning {
 			e.Status, e.Error, e.Cause, e.StopDate = status, errName, cause, time.Now()
 			close(e.done)
+			l.ended(e)
 			if status == StatusFailed {
 				l.o.Logger.Error("workflow runner failed", "execution", n, "cause", cause)
 			}
 		}
 	}
+}
+
+// ended tells OnEnd about an execution that just ended; l.mu is held.
+func (l *Local) ended(e *execution) {
+	if l.o.OnEnd != nil {
+		c := e.Execution
+		c.Events = nil
+		go l.o.OnEnd(c)
+	}
+}
+
+// stopExecution aborts a running execution, as StopExecution does: its
+// runner is told to stop (the runner aborts what it runs and reports it
+// ABORTED). Stopping an execution that already ended changes nothing.
+func (l *Local) stopExecution(body []byte) (any, *awsErr) {
+	var in struct {
+		ExecutionArn string `json:"executionArn"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.ExecutionArn == "" {
+		return nil, &awsErr{http.StatusBadRequest, "InvalidArn", "Invalid Arn: executionArn is required"}
+	}
+	l.mu.Lock()
+	var e *execution
+	for _, x := range l.execs {
+		if x.ARN == in.ExecutionArn {
+			e = x
+		}
+	}
+	if e == nil {
+		l.mu.Unlock()
+		return nil, &awsErr{http.StatusBadRequest, "ExecutionDoesNotExist", "Execution Does Not Exist: '" + in.ExecutionArn + "'"}
+	}
+	stop := time.Now()
+	if e.Status != StatusRunning {
+		stop = e.StopDate
+	} else if cancel := l.cancels[e.child]; cancel != nil {
+		l.stopped[e.child] = true
+		cancel() // SIGTERM to the runner
+	}
+	l.mu.Unlock()
+	return map[string]any{"stopDate": epoch(stop)}, nil
 }
 
 func (l *Local) describeExecution(body []byte) (any, *awsErr) {
