@@ -137,7 +137,7 @@ func checkTelemetry(t *testing.T, j job.Job) {
 	if validated != j.TotalEpochs {
 		t.Errorf("points with a validation loss: got %d, want one per epoch (%d)", validated, j.TotalEpochs)
 	}
-	logs, err := st.Store.RunLogLines(ctx, j.ID, 10_000)
+	logs, err := st.Store.LogLinesAfter(ctx, j.ID, 0, 10_000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return handler{runner: r, log: a.Logger}.handle, nil
+		return app.Task(a.Logger, "finalize-job", r.Finalize), nil
 	})
 }

@@ -17,6 +17,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return handler{runner: r, log: a.Logger}.handle, nil
+		return app.Task(a.Logger, "mark-job-failed", app.NoOutput(r.MarkFailed)), nil
 	})
 }

@@ -16,6 +16,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return handler{runner: r, log: a.Logger}.handle, nil
+		return app.Task(a.Logger, "submit-job", r.Submit), nil
 	})
 }

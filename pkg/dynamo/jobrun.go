@@ -547,19 +547,6 @@ func (s *Store) RunModel(ctx context.Context, userID, modelID string) (job.Model
 	return it.model()
 }
 
-// RunLogLines returns up to limit of a job's log lines, oldest first.
-func (s *Store) RunLogLines(ctx context.Context, jobID string, limit int) ([]job.LogLine, error) {
-	var items []logItem
-	if err := s.queryAll(ctx, jobLogsPK(jobID), "", limit, &items); err != nil {
-		return nil, err
-	}
-	out := make([]job.LogLine, len(items))
-	for i, it := range items {
-		out[i] = it.LogLine
-	}
-	return out, nil
-}
-
 // RunCheckpoints returns a job's checkpoints in step order.
 func (s *Store) RunCheckpoints(ctx context.Context, jobID string) ([]job.Checkpoint, error) {
 	var items []checkpointItem

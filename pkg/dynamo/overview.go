@@ -90,16 +90,3 @@ func (s *Store) PutMetricsOverview(ctx context.Context, jobID string, ov job.Ove
 	}
 	return true, nil
 }
-
-// MetricPointsBetween returns the points of steps from..to, in order.
-func (s *Store) MetricPointsBetween(ctx context.Context, jobID string, from, to, limit int) ([]job.MetricPoint, error) {
-	var items []metricItem
-	if err := s.queryBetween(ctx, jobMetricsPK(jobID), stepSK(from), stepSK(to), limit, &items); err != nil {
-		return nil, err
-	}
-	points := make([]job.MetricPoint, len(items))
-	for i, it := range items {
-		points[i] = it.MetricPoint
-	}
-	return points, nil
-}

@@ -63,8 +63,17 @@ func (s *Store) PutCheckpoints(ctx context.Context, jobID string, cps []job.Chec
 // MetricPoints returns up to limit points after a step, in step order
 // (consistent, paging past 1 MB).
 func (s *Store) MetricPoints(ctx context.Context, jobID string, afterStep, limit int) ([]job.MetricPoint, error) {
+	return s.metricPoints(ctx, jobID, stepSK(afterStep+1), stepSKPrefix+"~", limit)
+}
+
+// MetricPointsBetween returns the points of steps from..to, in order.
+func (s *Store) MetricPointsBetween(ctx context.Context, jobID string, from, to, limit int) ([]job.MetricPoint, error) {
+	return s.metricPoints(ctx, jobID, stepSK(from), stepSK(to), limit)
+}
+
+func (s *Store) metricPoints(ctx context.Context, jobID, fromSK, toSK string, limit int) ([]job.MetricPoint, error) {
 	var items []metricItem
-	if err := s.queryFrom(ctx, jobMetricsPK(jobID), stepSK(afterStep+1), stepSKPrefix, limit, &items); err != nil {
+	if err := s.queryBetween(ctx, jobMetricsPK(jobID), fromSK, toSK, limit, &items); err != nil {
 		return nil, err
 	}
 	points := make([]job.MetricPoint, len(items))

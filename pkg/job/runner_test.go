@@ -429,7 +429,7 @@ func (e *env) checkTelemetry(jobID, ext string) {
 		}
 	}
 	wantLogs := e.simLogs(ext)
-	lines, err := e.store.RunLogLines(ctx, jobID, 0)
+	lines, err := e.store.LogLinesAfter(ctx, jobID, 0, 100_000)
 	if err != nil {
 		t.Fatal(err)
 	}
