@@ -32,9 +32,11 @@ import (
 //   - cost accrues by compare-and-set on the job's costAccrued (from the
 //     value read), so each micro-dollar is added by exactly one write;
 //   - every event is written to an outbox on the job item in the same
-//     conditional write as the change it reports, published, then removed;
-//     any task finding leftovers publishes them again with the same
-//     EventID, which consumers deduplicate.
+//     conditional write as the change it reports, published by its writer,
+//     then removed; a task finding one left over (older than LeftoverAge:
+//     its writer died, or the bus was down) publishes it with the same
+//     EventID. Delivery is still at least once (EventBridge's own is), so
+//     consumers deduplicate on event_id.
 //
 // Errors are the named types of runner_errors.go and gpucluster's, never
 // wrapped, because Step Functions matches the Go type name.
@@ -58,7 +60,10 @@ type Runner struct {
 	// Downsample reduces a metric history keeping its shape
 	// (pkg/series.Downsample); it keeps the metrics overview small.
 	Downsample func(points []MetricPoint, max int) []MetricPoint
-	Now        func() time.Time
+	// LeftoverAge is how old an outbox event must be before a task other
+	// than its writer publishes it (default DefaultLeftoverAge).
+	LeftoverAge time.Duration
+	Now         func() time.Time
 	// Sleep waits between polls; nil: a timer that ends early with ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
 	NewID func() string
@@ -348,7 +353,23 @@ func (in TaskInput) check() error {
 	return nil
 }
 
-// run reads the job and publishes what its outbox still holds.
+// DefaultLeftoverAge: the writer of an event publishes it and acknowledges
+// it within a few seconds of its write. A task reading the outbox in
+// between — a poll-job still running after its execution was stopped,
+// while mark-stopped-job publishes the job's end — must leave the event to
+// its writer, or it goes out twice. One still there after this long is a
+// leftover: its writer died or the bus was down.
+const DefaultLeftoverAge = 30 * time.Second
+
+func (r *Runner) leftoverAge() time.Duration {
+	if r.LeftoverAge > 0 {
+		return r.LeftoverAge
+	}
+	return DefaultLeftoverAge
+}
+
+// run reads the job and publishes its outbox's leftovers; events younger
+// than LeftoverAge stay in run.Outbox for their writer.
 func (r *Runner) run(ctx context.Context, in TaskInput) (Run, error) {
 	run, err := r.Store.JobRun(ctx, in.UserID, in.JobID)
 	if apperr.KindOf(err) == apperr.NotFound {
@@ -357,10 +378,21 @@ func (r *Runner) run(ctx context.Context, in TaskInput) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	if len(run.Outbox) > 0 {
-		r.publish(ctx, in.JobID, run.Outbox)
-		run.Outbox = nil
+	if len(run.Outbox) == 0 {
+		return run, nil
 	}
+	var leftovers, young []Event
+	for _, e := range run.Outbox {
+		if r.now().Sub(e.At) >= r.leftoverAge() {
+			leftovers = append(leftovers, e)
+		} else {
+			young = append(young, e)
+		}
+	}
+	if len(leftovers) > 0 {
+		r.publish(ctx, in.JobID, leftovers)
+	}
+	run.Outbox = young
 	return run, nil
 }
 
@@ -388,7 +420,7 @@ func (r *Runner) publish(ctx context.Context, jobID string, evs []Event) {
 	}
 }
 
-// FlushEvents publishes whatever the job's outbox holds; for a sweeper that
+// FlushEvents publishes the job's outbox's leftovers; for a sweeper that
 // finds events a finished workflow could not publish.
 func (r *Runner) FlushEvents(ctx context.Context, userID, jobID string) error {
 	_, err := r.run(ctx, TaskInput{JobID: jobID, UserID: userID})
