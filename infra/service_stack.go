@@ -123,7 +123,13 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 	// of route.Table and route.Workers.
 	specs := make([]functionSpec, 0, len(props.Routes)+len(props.Workers))
 	for _, r := range props.Routes {
-		specs = append(specs, routeSpec(r))
+		spec := routeSpec(r)
+		if r.Stream {
+			// Streams hold a Lambda for up to 14 minutes each; a cap keeps
+			// them from taking the concurrency the API needs (config.go).
+			spec.ReservedConcurrency = cfg.StreamConcurrency
+		}
+		specs = append(specs, spec)
 	}
 	for _, w := range props.Workers {
 		spec, err := workerSpec(w)
@@ -298,6 +304,9 @@ type functionSpec struct {
 	Access      []string
 	Timeout     int // seconds; 0: defaultTimeoutSeconds
 	MemoryMB    int // 0: defaultMemoryMB
+	// ReservedConcurrency caps (and reserves) the function's concurrent
+	// executions; 0: none, the account's unreserved pool.
+	ReservedConcurrency int
 }
 
 func routeSpec(r route.Route) functionSpec {
@@ -365,6 +374,9 @@ func newFunction(stack awscdk.Stack, cfg config, spec functionSpec, env map[stri
 		Role:         role,
 		LogGroup:     logGroup,
 	})
+	if spec.ReservedConcurrency > 0 {
+		fn.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(float64(spec.ReservedConcurrency)))
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("Queries on the app table's GSIs are authorised on <table ARN>/index/<name>; " +

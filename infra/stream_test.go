@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
 	"github.com/brightrun/brightrun/pkg/route"
 )
 
@@ -180,5 +182,44 @@ func TestSplitStreamRoutes(t *testing.T) {
 				t.Errorf("got API %v stream %v, want %v and %v", api, stream, tt.wantAPI, tt.wantStream)
 			}
 		})
+	}
+}
+
+// streamConcurrency reserves concurrency for the Stream routes' functions
+// and for no other; without it (cdk.json) no function reserves any, so a
+// new account (limit 10) can deploy. Bad values are refused by name.
+func TestStreamConcurrency(t *testing.T) {
+	reserved := func(f *fixture) map[string]interface{} {
+		out := map[string]interface{}{}
+		for _, fn := range f.ownFunctions() {
+			if v, ok := props(fn)["ReservedConcurrentExecutions"]; ok {
+				out[props(fn)["FunctionName"].(string)] = v
+			}
+		}
+		return out
+	}
+	if got := reserved(appFixture(t)); len(got) != 0 {
+		t.Errorf("default: reserved concurrency %v, want none", got)
+	}
+
+	s, err := newTestApp(t, route.Table, map[string]interface{}{ctxStreamConcurrency: "150"}) // as -c passes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{stacks: s}
+	f.service = *assertions.Template_FromStack(s.Service.Stack, nil).ToJSON()
+	want := map[string]interface{}{}
+	for _, r := range streamRoutes(t) {
+		want[s.Config.resourceName()+"-"+r.Function] = float64(150)
+	}
+	if got := reserved(f); !reflect.DeepEqual(got, want) {
+		t.Errorf("streamConcurrency=150: reserved %v, want %v", got, want)
+	}
+
+	for _, bad := range []interface{}{"-1", "ten", 1.5, "10001", true} {
+		_, err := newTestApp(t, route.Table, map[string]interface{}{ctxStreamConcurrency: bad})
+		if err == nil || !strings.Contains(err.Error(), ctxStreamConcurrency) {
+			t.Errorf("streamConcurrency=%v: got %v, want an error naming %s", bad, err, ctxStreamConcurrency)
+		}
 	}
 }
