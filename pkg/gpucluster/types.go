@@ -6,7 +6,10 @@ import (
 	"github.com/brightrun/brightrun/pkg/training"
 )
 
-// Status is a job's lifecycle status (the spec's JobStatus).
+// Status is a job's lifecycle status at the cluster (the spec's JobStatus,
+// docs/gpu-cluster-api.md). It mirrors job.Status on purpose rather than
+// sharing it: this is an external contract, and the runner maps it to our
+// own status explicitly, so either side can change in one place.
 type Status string
 
 const (
