@@ -117,7 +117,16 @@ func TestExecutionStoppedRule(t *testing.T) {
 func TestExecutionStoppedTarget(t *testing.T) {
 	f := appFixture(t)
 	ruleID, rule := f.stoppedRule(t)
-	w := stoppedWorkers()[0]
+	f.checkRuleTarget(t, ruleID, rule, stoppedWorkers()[0])
+}
+
+// checkRuleTarget checks the rule of worker w (workerRule): its one target
+// is the function, with the retry policy of ruleRetryAttempts and
+// ruleMaxEventAgeSeconds and an encrypted, TLS-only dead-letter queue,
+// <function>-undelivered, that only this rule may send to; and this rule is
+// the only one allowed to invoke the function.
+func (f *fixture) checkRuleTarget(t *testing.T, ruleID string, rule map[string]interface{}, w route.Worker) {
+	t.Helper()
 	fnID, _ := f.functionByName(t, w.Function)
 
 	targets, _ := props(rule)["Targets"].([]interface{})

@@ -300,7 +300,7 @@ func TestWorkerAsyncInvokeConfig(t *testing.T) {
 	if len(async) == 0 {
 		t.Fatal("no asynchronously invoked worker: validate-dataset should be one")
 	}
-	rules := len(stoppedWorkers())
+	rules := len(stoppedWorkers()) + len(scheduleWorkers())
 	if len(configs) != len(async) || len(queues) != len(async)+rules {
 		t.Errorf("EventInvokeConfigs/queues: got %d/%d, want one per asynchronously invoked worker (%d), plus a dead-letter queue per EventBridge rule (%d)",
 			len(configs), len(queues), len(async), rules)
@@ -383,6 +383,7 @@ func TestDatasetGrants(t *testing.T) {
 		"mark-job-failed":    {"events:PutEvents on " + bus},
 		"mark-job-cancelled": {"events:PutEvents on " + bus},
 		"mark-stopped-job":   {"events:PutEvents on " + bus},
+		"sweep-jobs":         {"events:PutEvents on " + bus},
 	}
 	for fn, want := range want {
 		t.Run(fn, func(t *testing.T) {
@@ -548,24 +549,31 @@ func TestWorkerScopesAndInvokeTargets(t *testing.T) {
 	}
 }
 
-// TestWorkflowStartGrant: only create-job may start the training state
-// machine, and only that one (by its fixed name).
+// TestWorkflowStartGrant: only create-job and the sweeper may start the
+// training state machine, and only that one (by its fixed name); only the
+// sweeper may describe its executions (TestSweepJobsGrants).
 func TestWorkflowStartGrant(t *testing.T) {
 	f := appFixture(t)
+	var starters []string
 	for _, fn := range route.Functions() {
 		var got []string
 		for grant := range f.grantsOf(t, fn) {
-			if strings.HasPrefix(grant, "states:") {
+			// DescribeExecution: TestSweepJobsGrants.
+			if strings.HasPrefix(grant, "states:") && !strings.HasPrefix(grant, "states:DescribeExecution ") {
 				got = append(got, grant)
 			}
 		}
 		switch {
-		case fn == "create-job":
-			if len(got) != 1 || !strings.HasPrefix(got[0], "states:StartExecution on ") || !strings.Contains(got[0], "stateMachine:brightrun-dev-training") {
-				t.Errorf("create-job: got %v, want states:StartExecution on the training state machine only", got)
+		case hasScope(fn, route.WorkflowStart):
+			starters = append(starters, fn)
+			if len(got) != 1 || !strings.HasPrefix(got[0], "states:StartExecution on ") || !strings.HasSuffix(got[0], ":stateMachine:brightrun-dev-training") {
+				t.Errorf("%s: got %v, want states:StartExecution on the training state machine only", fn, got)
 			}
 		case len(got) != 0:
 			t.Errorf("%s may not start executions: %v", fn, got)
 		}
+	}
+	if want := []string{"create-job", "sweep-jobs"}; !reflect.DeepEqual(starters, want) {
+		t.Errorf("functions with %s: got %v, want %v", route.WorkflowStart, starters, want)
 	}
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/brightrun/brightrun/pkg/route"
 )
@@ -21,6 +23,10 @@ type grantResources struct {
 	ModelsBucketArn   string // models bucket ARN (token)
 	EventBusArn       string // the BrightRun event bus ARN (token)
 	StateMachineArn   string // the training state machine (its fixed name's ARN)
+	// TrainingExecutionsArn: every execution of the training state machine,
+	// arn:<partition>:states:<region>:<account>:execution:<name>:* (fixed
+	// name, no reference; trainingExecutionsArn).
+	TrainingExecutionsArn string
 	// GPUClusterTokenSecretArn: the Secrets Manager secret holding the GPU
 	// cluster's bearer token (token; full ARN with the random suffix).
 	GPUClusterTokenSecretArn string
@@ -52,6 +58,10 @@ type grant struct {
 	// And: further statements of the scope (other actions on other
 	// resources), for example a bucket-level action next to object actions.
 	And []grant
+	// Nag: the cdk-nag suppressions a resource pattern of the scope needs
+	// (a wildcard that stops at resources of this app), added to the role
+	// of every function granted the scope. cfg names the resources.
+	Nag func(cfg config) []*cdknag.NagPackSuppression
 }
 
 // parts is the grant's statements: the grant itself, then And.
@@ -200,6 +210,45 @@ var accessGrants = map[string]grant{
 		Actions:   []string{"states:StartExecution"},
 		Resources: func(r grantResources) []string { return []string{r.StateMachineArn} },
 	},
+	// The sweeper describes the executions of jobs that look idle (named
+	// <jobId>, or <jobId>-c<N> after continue-as-new). DescribeExecution is
+	// authorised on execution ARNs, whose names are chosen at run time: the
+	// resource is every execution of the training state machine and of no
+	// other machine, and the action is DescribeExecution alone (not
+	// GetExecutionHistory or StopExecution).
+	route.WorkflowRead: {
+		Actions:   []string{"states:DescribeExecution"},
+		Resources: func(r grantResources) []string { return []string{r.TrainingExecutionsArn} },
+		Nag: func(cfg config) []*cdknag.NagPackSuppression {
+			machine := trainingStateMachineName(cfg)
+			return []*cdknag.NagPackSuppression{{
+				Id: jsii.String("AwsSolutions-IAM5"),
+				Reason: jsii.String("states:DescribeExecution is authorised on execution ARNs, <state machine>:<execution name>; " +
+					"executions of " + machine + " are named per job at run time (<jobId>, <jobId>-c<N> after continue-as-new), " +
+					"so the resource is arn:<partition>:states:<region>:<account>:execution:" + machine + ":*. " +
+					"The wildcard stops at that one state machine's executions; the action stays explicit."),
+				AppliesTo: &[]interface{}{
+					// Partition, region and account are pseudo parameters
+					// when the stack is environment-agnostic, literals when
+					// the CLI sets CDK_DEFAULT_ACCOUNT/REGION.
+					&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):execution:` +
+						regexp.QuoteMeta(machine) + `:\*$/g`)},
+				},
+			}}
+		},
+	},
+}
+
+// grantSuppressions returns the cdk-nag suppressions (grant.Nag) of the
+// scopes in access, for the role they are granted to.
+func grantSuppressions(cfg config, access []string) []*cdknag.NagPackSuppression {
+	var out []*cdknag.NagPackSuppression
+	for _, scope := range access {
+		if g := accessGrants[scope]; g.Nag != nil {
+			out = append(out, g.Nag(cfg)...)
+		}
+	}
+	return out
 }
 
 // policyStatements returns the statements an Access list grants, or an error

@@ -594,6 +594,14 @@ func TestBucketsArePrivateAndTLSOnly(t *testing.T) {
 
 // Nothing fails the AWS Solutions checks without a written suppression.
 func TestNoUnsuppressedNagFindings(t *testing.T) {
+	checkNag(t)
+}
+
+// checkNag builds the app (with route.Table and route.Workers), runs the
+// AWS Solutions checks on it and reports every error and every unsuppressed
+// cdk-nag warning.
+func checkNag(t *testing.T) {
+	t.Helper()
 	// Keep findings as annotations instead of a failed validation, to list them.
 	s, err := newTestApp(t, route.Table, map[string]interface{}{"@aws-cdk/core:annotationsInValidationReport": false})
 	if err != nil {

@@ -147,6 +147,8 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		StateMachineArn:   *stateMachineArn(stack, cfg),
 		FunctionArns:      map[string]string{},
 
+		TrainingExecutionsArn: *trainingExecutionsArn(stack, cfg),
+
 		GPUClusterTokenSecretArn: *props.Stateful.GPUClusterToken.SecretArn(),
 	}
 	roles := map[string]awsiam.Role{}
@@ -169,6 +171,9 @@ func newServiceStack(scope constructs.Construct, id string, props *serviceStackP
 		}
 		for _, st := range statements {
 			roles[spec.Function].AddToPolicy(st)
+		}
+		if nag := grantSuppressions(cfg, spec.Access); len(nag) > 0 {
+			cdknag.NagSuppressions_AddResourceSuppressions(roles[spec.Function], &nag, jsii.Bool(true))
 		}
 	}
 
@@ -428,6 +433,18 @@ func stateMachineArn(stack awscdk.Stack, cfg config) *string {
 		Service:      jsii.String("states"),
 		Resource:     jsii.String("stateMachine"),
 		ResourceName: jsii.String(trainingStateMachineName(cfg)),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}
+
+// trainingExecutionsArn matches every execution of the training state
+// machine: arn:<partition>:states:<region>:<account>:execution:<name>:*,
+// built from the fixed name like stateMachineArn (no reference, no cycle).
+func trainingExecutionsArn(stack awscdk.Stack, cfg config) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("states"),
+		Resource:     jsii.String("execution"),
+		ResourceName: jsii.String(trainingStateMachineName(cfg) + ":*"),
 		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -33,7 +34,8 @@ const (
 	workerFailureRetentionDay = 14
 )
 
-// EventBridge's delivery of a rule's event to a worker (executionStoppedTrigger).
+// EventBridge's delivery of a rule's event to a worker (workerRule: the
+// rules of executionStoppedTrigger and scheduleTrigger).
 // What EventBridge retries is only the hand-over to Lambda's asynchronous
 // queue, which fails on throttling or a missing permission, not on the
 // function's errors (those are Lambda's retries above). A few retries with
@@ -77,6 +79,11 @@ var workerTriggers = map[string]workerTrigger{
 		Async:    true, // EventBridge invokes Lambda targets asynchronously
 		Add:      executionStoppedTrigger,
 	},
+	route.TriggerSchedule: {
+		Describe: "EventBridge scheduled rule (default bus) at the worker's rate (route.Worker.Every)",
+		Async:    true, // EventBridge invokes Lambda targets asynchronously
+		Add:      scheduleTrigger,
+	},
 }
 
 func knownTriggers() []string {
@@ -94,6 +101,11 @@ func workerSpec(w route.Worker) (functionSpec, error) {
 	if !ok {
 		return functionSpec{}, fmt.Errorf("%s: unknown trigger %q; known triggers: %v (add it to workerTriggers in infra/workers.go)",
 			owner, w.Trigger, knownTriggers())
+	}
+	if w.Every != 0 && w.Trigger != route.TriggerSchedule {
+		// Every would be ignored: the worker would never run on a schedule.
+		return functionSpec{}, fmt.Errorf("%s: Every (%v) is only used by trigger %q, not %q",
+			owner, w.Every, route.TriggerSchedule, w.Trigger)
 	}
 	return functionSpec{
 		Function:    w.Function,
@@ -171,11 +183,60 @@ func trainingTaskTrigger(*triggers, awslambda.Function, route.Worker) error { re
 // matches too, rendered for the state machine's fixed-name ARN
 // (stateMachineArn): no reference to the state machine, which is created
 // after the functions and would otherwise have to come first.
+func executionStoppedTrigger(t *triggers, fn awslambda.Function, w route.Worker) error {
+	return workerRule(t, fn, w, &awsevents.RuleProps{
+		RuleName:     jsii.String(t.cfg.resourceName() + "-training-stopped"),
+		Description:  jsii.String("Training executions that end FAILED, TIMED_OUT or ABORTED, to " + functionName(t.cfg, w.Function)),
+		EventPattern: eventPattern(event.StoppedExecutions(*stateMachineArn(t.stack, t.cfg))),
+		// No EventBus: the default bus.
+	})
+}
+
+// scheduleTrigger: an EventBridge rule on the default bus (scheduled rules
+// always are) that invokes the worker every w.Every, rate(<n> minutes),
+// named brightrun-<stage>-<function>-schedule. Its event (EventBridge's
+// "Scheduled Event") carries nothing but the time; no pattern, no bus.
+func scheduleTrigger(t *triggers, fn awslambda.Function, w route.Worker) error {
+	minutes, err := scheduleMinutes(w)
+	if err != nil {
+		return err
+	}
+	name := functionName(t.cfg, w.Function)
+	return workerRule(t, fn, w, &awsevents.RuleProps{
+		RuleName:    jsii.String(name + "-schedule"),
+		Description: jsii.String(fmt.Sprintf("Every %d min, to %s", minutes, name)),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(float64(minutes)))),
+	})
+}
+
+// scheduleMinutes is w.Every in minutes: EventBridge's rate expressions
+// count whole minutes (at least one), so anything else fails synth rather
+// than being rounded.
+func scheduleMinutes(w route.Worker) (int64, error) {
+	if w.Every <= 0 || w.Every%time.Minute != 0 {
+		return 0, fmt.Errorf("worker %q: trigger %q needs Every, a positive whole number of minutes (EventBridge rates count minutes); got %v",
+			w.Function, w.Trigger, w.Every)
+	}
+	return int64(w.Every / time.Minute), nil
+}
+
+// maxRuleNameLength is EventBridge's limit on rule names.
+const maxRuleNameLength = 64
+
+// workerRule creates the EventBridge rule of props (name, description and
+// pattern or schedule; no targets) next to the worker's function, with the
+// function as its one target: EventBridge retries the hand-over to Lambda
+// ruleRetryAttempts times within ruleMaxEventAgeSeconds, then sends the
+// event to the rule's dead-letter queue, <function>-undelivered.
 //
 // LambdaFunction adds the resource policy (lambda:InvokeFunction for
 // events.amazonaws.com, SourceArn this rule) and, for the dead-letter
-// queue, a queue policy letting this rule alone send to it.
-func executionStoppedTrigger(t *triggers, fn awslambda.Function, w route.Worker) error {
+// queue, a queue policy letting this rule alone send to it. A worker has
+// one trigger, so one rule and one such queue.
+func workerRule(t *triggers, fn awslambda.Function, w route.Worker, props *awsevents.RuleProps) error {
+	if n := len(*props.RuleName); n > maxRuleNameLength {
+		return fmt.Errorf("worker %q: EventBridge rule name %q is longer than %d characters", w.Function, *props.RuleName, maxRuleNameLength)
+	}
 	scope := t.stack.Node().FindChild(jsii.String(w.Function)).(constructs.Construct)
 	name := functionName(t.cfg, w.Function)
 	dlq := awssqs.NewQueue(scope, jsii.String("RuleDeadLetters"), &awssqs.QueueProps{
@@ -190,17 +251,13 @@ func executionStoppedTrigger(t *triggers, fn awslambda.Function, w route.Worker)
 		Reason: jsii.String("This queue is the dead-letter queue of the EventBridge rule targeting " + name +
 			": it holds events EventBridge could not hand to Lambda, for inspection, and is not consumed, so it needs no DLQ of its own."),
 	}}, jsii.Bool(true))
-	awsevents.NewRule(scope, jsii.String("Rule"), &awsevents.RuleProps{
-		RuleName:     jsii.String(t.cfg.resourceName() + "-training-stopped"),
-		Description:  jsii.String("Training executions that end FAILED, TIMED_OUT or ABORTED, to " + name),
-		EventPattern: eventPattern(event.StoppedExecutions(*stateMachineArn(t.stack, t.cfg))),
-		// No EventBus: the default bus.
-		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
-			DeadLetterQueue: dlq,
-			RetryAttempts:   jsii.Number(ruleRetryAttempts),
-			MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(ruleMaxEventAgeSeconds)),
-		})},
-	})
+	rule := *props
+	rule.Targets = &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+		DeadLetterQueue: dlq,
+		RetryAttempts:   jsii.Number(ruleRetryAttempts),
+		MaxEventAge:     awscdk.Duration_Seconds(jsii.Number(ruleMaxEventAgeSeconds)),
+	})}
+	awsevents.NewRule(scope, jsii.String("Rule"), &rule)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -239,6 +240,7 @@ func startStack(ctx context.Context, o options) (_ *stack, err error) {
 	}
 	st.Workflow = wf
 	st.closers = append(st.closers, wf.Close)
+	st.closers = append(st.closers, runSchedules(h, o.TimeScale, o.Logger))
 
 	mux := http.NewServeMux()
 	mux.Handle("/2015-03-31/", h.InvokeAPI())
@@ -323,7 +325,44 @@ func functionEnv(st *stack) []string {
 		"STREAM_POLL_SECONDS=2",
 		"AWS_ENDPOINT_URL_SFN=" + st.AWSURL,
 		"STATE_MACHINE_ARN=" + localStateMachineARN,
+		// The sweeper runs on the simulator's clock too (runSchedules).
+		fmt.Sprintf("SWEEP_MIN_IDLE_SECONDS=%g", job.DefaultSweepMinIdle.Seconds()/st.TimeScale),
 	}
+}
+
+// runSchedules is EventBridge's schedules for the route.TriggerSchedule
+// workers: each is invoked asynchronously, with a scheduled event, every
+// Worker.Every ÷ the time scale (the sweeper's 15 minutes are 9 s at
+// 100×). The returned func stops them.
+func runSchedules(h *lambdahost.Host, timeScale float64, log *slog.Logger) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, w := range route.Workers {
+		if w.Trigger != route.TriggerSchedule {
+			continue
+		}
+		every := time.Duration(float64(w.Every) / timeScale)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case now := <-t.C:
+					payload, _ := json.Marshal(events.CloudWatchEvent{Version: "0", ID: fmt.Sprintf("local-%d", now.UnixNano()),
+						Source: "aws.events", DetailType: "Scheduled Event", AccountID: "000000000000", Time: now.UTC(),
+						Region: "us-east-1", Detail: json.RawMessage("{}")})
+					if err := h.InvokeAsync(w.Function, payload); err != nil {
+						log.Error("schedule", "function", w.Function, "error", err.Error())
+					}
+				}
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
 }
 
 func seconds(s, def int) time.Duration {

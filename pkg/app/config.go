@@ -45,6 +45,7 @@ type Config struct {
 	ModelsBucket          string // MODELS_BUCKET: trained artifacts, under models/
 	PollIntervalSeconds   string // POLL_INTERVAL_SECONDS: poll-job's interval (default 20; may be fractional)
 	StreamPollSeconds     string // STREAM_POLL_SECONDS: how often an open event stream reads the feed (default 2)
+	SweepMinIdleSeconds   string // SWEEP_MIN_IDLE_SECONDS: how long a job must be untouched before the sweeper checks its execution (default 600)
 	// S3PathStyle is set when AWS_ENDPOINT_URL_S3 points at a local S3
 	// server, which needs path-style addressing (the SDK reads no variable
 	// for it); AWS itself uses virtual-hosted style.
@@ -71,6 +72,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ModelsBucket:          getenv("MODELS_BUCKET"),
 		PollIntervalSeconds:   getenv("POLL_INTERVAL_SECONDS"),
 		StreamPollSeconds:     getenv("STREAM_POLL_SECONDS"),
+		SweepMinIdleSeconds:   getenv("SWEEP_MIN_IDLE_SECONDS"),
 		S3PathStyle:           getenv("AWS_ENDPOINT_URL_S3") != "",
 	}
 	var missing []string

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -33,10 +34,44 @@ func (a *App) JobMonitor() *job.Monitor {
 	return &job.Monitor{Store: a.Store, Downsample: series.Downsample}
 }
 
-// jobWorkflow adapts the Step Functions starter to the job service's port.
+// jobWorkflow adapts the Step Functions starter to the job service's and
+// the sweeper's ports.
 type jobWorkflow struct{ *workflow.Starter }
 
 func (w jobWorkflow) StartJob(ctx context.Context, userID, jobID string, created time.Time) error {
 	_, err := w.StartExecution(ctx, workflow.NewInput(jobID, userID, created))
 	return err
+}
+
+func (w jobWorkflow) Execution(ctx context.Context, jobID string, generation int) (job.Execution, error) {
+	d, err := w.Describe(ctx, jobID, generation)
+	return job.Execution(d), err
+}
+
+// JobSweeper wires the sweeper (sweep-jobs): the runner of that worker,
+// the sweep list and the training state machine's executions.
+func (a *App) JobSweeper(ctx context.Context, fn string) (*job.Sweeper, error) {
+	if a.Config.StateMachineARN == "" {
+		return nil, fmt.Errorf("%s needs STATE_MACHINE_ARN", fn)
+	}
+	minIdle := job.DefaultSweepMinIdle
+	if v := a.Config.SweepMinIdleSeconds; v != "" {
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil || s <= 0 {
+			return nil, fmt.Errorf("SWEEP_MIN_IDLE_SECONDS must be a positive number of seconds, got %q", v)
+		}
+		minIdle = time.Duration(s * float64(time.Second))
+	}
+	r, err := a.JobRunner(ctx, fn)
+	if err != nil {
+		return nil, err
+	}
+	return &job.Sweeper{
+		Runner:     r,
+		Store:      a.Store,
+		Executions: jobWorkflow{workflow.NewStarter(sfn.NewFromConfig(a.AWS), a.Config.StateMachineARN)},
+		MinIdle:    minIdle,
+		Now:        time.Now,
+		Log:        a.Logger.With("function", fn),
+	}, nil
 }

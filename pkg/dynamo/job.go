@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -103,7 +104,28 @@ func (s *Store) CreateJob(ctx context.Context, j job.Job) error {
 	if j.EstimatedCompletionAt != nil {
 		it.EstimatedDoneAt = ts(*j.EstimatedCompletionAt)
 	}
-	return s.putNew(ctx, it, "job", j.ID)
+	jobAV, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return apperr.Wrap(err, "marshal job")
+	}
+	// The job enters the sweep list with its creation: a create-job that
+	// dies before starting the workflow leaves a job the sweeper can see.
+	entryAV, err := attributevalue.MarshalMap(sweepItem{PK: sweepPK, SK: sweepSK(j.ID), Entity: "sweep", JobID: j.ID, UserID: j.UserID, CreatedAt: ts(j.CreatedAt)})
+	if err != nil {
+		return apperr.Wrap(err, "marshal sweep entry")
+	}
+	isNew := aws.String("attribute_not_exists(" + schema.PK + ")")
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(s.table), Item: jobAV, ConditionExpression: isNew}},
+		{Put: &types.Put{TableName: aws.String(s.table), Item: entryAV, ConditionExpression: isNew}},
+	}})
+	if conditionFailed(err) {
+		return apperr.New(apperr.Conflict, "job %s already exists", j.ID)
+	}
+	if err != nil {
+		return apperr.Wrap(err, "put job %s", j.ID)
+	}
+	return nil
 }
 
 // Job reads a job of userID (consistent read); another user's is NotFound.

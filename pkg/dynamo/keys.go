@@ -74,3 +74,12 @@ const feedSKPrefix = "SEQ#"
 
 func jobFeedPK(id string) string { return "JOB#" + id + "#FEED" }
 func feedSK(seq int64) string    { return fmt.Sprintf("SEQ#%012d", seq) }
+
+// The sweep list (pkg/job.Sweeper): one item per job that may still need
+// the sweeper, all in one partition. It is written once with the job and
+// deleted once when the job is final with nothing left to publish, and
+// read every 15 minutes: far below one partition's limits for any number
+// of jobs in flight this platform expects (docs/data-model.md).
+const sweepPK = "SWEEP"
+
+func sweepSK(jobID string) string { return "JOB#" + jobID }

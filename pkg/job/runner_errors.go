@@ -110,6 +110,7 @@ const (
 	ErrUnexpectedPollResult = "UnexpectedPollResult" // poll-job returned a status the machine does not know
 	ErrJobNotFound          = "JobNotFound"          // gpucluster.JobNotFound: the cluster forgot the job
 	ErrClusterUnavailable   = "ClusterUnavailable"
+	ErrWorkflowLost         = "WorkflowLost" // the sweeper found no execution for a job not final (sweep.go)
 )
 
 // FailureMessage is the error_message a failed job shows for the workflow
@@ -146,6 +147,8 @@ func FailureMessage(te TaskError) string {
 		return "The training workflow ran its steps out of order; the job was stopped."
 	case name == "States.Timeout" || name == "Sandbox.Timedout":
 		return "A step of the training workflow timed out."
+	case name == ErrWorkflowLost:
+		return "The job's training workflow was lost; the job was stopped."
 	case name == "States.ABORTED":
 		return "The training workflow was stopped by an operator; the job was stopped with it."
 	case name == "States.TIMED_OUT":

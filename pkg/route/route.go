@@ -6,6 +6,7 @@ package route
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Role names as stored on user profiles and carried in the token.
@@ -52,6 +53,7 @@ const (
 	EventsPut        = "events:put"        // put events on the BrightRun bus
 	InvokeValidate   = "invoke:validate-dataset"
 	WorkflowStart    = "workflow:start" // start the training state machine
+	WorkflowRead     = "workflow:read"  // describe the training state machine's executions
 	// The GPU cluster's URL and bearer token (GPU_CLUSTER_URL/TOKEN): an
 	// outside HTTP API, no IAM; infra hands the token to these functions only.
 	GPUCluster = "cluster"
@@ -100,7 +102,9 @@ var Table = []Route{
 type Worker struct {
 	Function string
 	Trigger  string // what starts it, for infra and the local stack
-	Timeout  int    // seconds
+	// Every is how often TriggerSchedule runs the worker (whole minutes).
+	Every    time.Duration
+	Timeout  int // seconds
 	MemoryMB int
 	Access   []string
 }
@@ -118,6 +122,9 @@ const (
 	// or ABORTED (event.StoppedExecutions): the backstop for what the
 	// machine's own Catch cannot handle.
 	TriggerExecutionStopped = "events:aws.states/stopped"
+	// TriggerSchedule: an EventBridge schedule, every Worker.Every (the
+	// local stack runs it on a ticker, Every ÷ its time scale).
+	TriggerSchedule = "schedule"
 )
 
 // Workers are the event-driven functions.
@@ -144,6 +151,14 @@ var Workers = []Worker{
 	// job) unless it already ended; a no-op for the usual FAILED ending,
 	// where mark-job-failed ran first.
 	{Function: "mark-stopped-job", Trigger: TriggerExecutionStopped, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
+	// The sweeper (pkg/job.Sweeper): the second line behind the backstop.
+	// Every 15 minutes it publishes outbox events nobody could, starts
+	// the workflow of a job whose create-job died before starting it, and
+	// ends a job whose execution stopped or vanished without the backstop
+	// hearing of it (as mark-stopped-job does, so the same grants, plus
+	// describing executions and starting one).
+	{Function: "sweep-jobs", Trigger: TriggerSchedule, Every: 15 * time.Minute, Timeout: 300, MemoryMB: 256,
+		Access: []string{TableWrite, GPUCluster, EventsPut, WorkflowRead, WorkflowStart}},
 }
 
 // Functions lists every function name: HTTP routes, then workers.

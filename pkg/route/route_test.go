@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ---------------------------------------------------------------------------
@@ -149,7 +150,7 @@ func TestKey(t *testing.T) {
 var (
 	methods      = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	knownRoles   = []string{RoleUser, RoleAdmin, RoleBillingAdmin}
-	knownAccess  = []string{TableRead, TableWrite, IdentityRegister, IdentityRoles, DatasetsRead, DatasetsWrite, DatasetsTag, EventsPut, InvokeValidate, WorkflowStart, GPUCluster, ModelsWrite}
+	knownAccess  = []string{TableRead, TableWrite, IdentityRegister, IdentityRoles, DatasetsRead, DatasetsWrite, DatasetsTag, EventsPut, InvokeValidate, WorkflowStart, WorkflowRead, GPUCluster, ModelsWrite}
 	kebab        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)+$`)
 	pathSegment  = regexp.MustCompile(`^([a-z0-9]+(-[a-z0-9]+)*|\{[a-z][a-zA-Z0-9]*\})$`)
 	functionVerb = []string{
@@ -266,6 +267,11 @@ func TestRouteFields(t *testing.T) {
 	for _, w := range Workers {
 		if w.Timeout <= 0 || w.Timeout > 900 || w.MemoryMB < 128 || w.Trigger == "" {
 			t.Errorf("worker %s: timeout %d s (1–900), memory %d MB (≥ 128), trigger %q (required)", w.Function, w.Timeout, w.MemoryMB, w.Trigger)
+		}
+		// EventBridge schedules run every whole number of minutes, at
+		// least one; only schedules have an interval.
+		if scheduled := w.Trigger == TriggerSchedule; scheduled != (w.Every > 0) || w.Every%time.Minute != 0 {
+			t.Errorf("worker %s: trigger %q, every %v; want whole minutes for a schedule and none otherwise", w.Function, w.Trigger, w.Every)
 		}
 		for _, a := range w.Access {
 			if !slices.Contains(knownAccess, a) {

@@ -156,6 +156,10 @@ func TestLocalFailedExecution(t *testing.T) {
 	if end.Status != types.ExecutionStatusFailed || aws.ToString(end.Error) != "JobNotFound" || !strings.Contains(aws.ToString(end.Cause), "no such job") {
 		t.Errorf("ended %s %s %s", end.Status, aws.ToString(end.Error), aws.ToString(end.Cause))
 	}
+	d, err := workflow.NewStarter(client, l.StateMachineARN()).Describe(context.Background(), "job-2", 0)
+	if err != nil || d.Status != "FAILED" || d.Error != "JobNotFound" || !strings.Contains(d.Cause, "no such job") {
+		t.Errorf("Describe: %+v, %v; want FAILED with JobNotFound and its cause", d, err)
+	}
 }
 
 // TestLocalContinueAsNew: the continued execution is visible under its own
@@ -189,6 +193,21 @@ func TestLocalContinueAsNew(t *testing.T) {
 	}
 	if n := len(l.Executions()); n != 2 {
 		t.Errorf("%d executions, want 2", n)
+	}
+	// The sweeper's view, by generation: ExecutionName follows the
+	// definition's ContinueAsNew naming.
+	starter := workflow.NewStarter(client, l.StateMachineARN())
+	for gen, want := range []string{"SUCCEEDED", "SUCCEEDED", ""} {
+		d, err := starter.Describe(context.Background(), "job-3", gen)
+		if want == "" {
+			if apperr.KindOf(err) != apperr.NotFound {
+				t.Errorf("generation %d: %+v, %v; want NotFound", gen, d, err)
+			}
+			continue
+		}
+		if err != nil || d.Status != want {
+			t.Errorf("generation %d (%s): %+v, %v; want %s", gen, workflow.ExecutionName("job-3", gen), d, err, want)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"time"
@@ -98,6 +99,38 @@ func (s *Starter) StartExecution(ctx context.Context, in Input) (string, error) 
 		return "", apperr.New(apperr.Conflict, "a workflow for job %s already ran with other input", in.JobID)
 	}
 	return arn, nil
+}
+
+// ExecutionName names a job's execution: the job id for the first, and
+// <job id>-c<n> for its n-th continuation (the ContinueAsNew state's
+// Name.$; asl_test.go holds them together).
+func ExecutionName(jobID string, continued int) string {
+	if continued == 0 {
+		return jobID
+	}
+	return fmt.Sprintf("%s-c%d", jobID, continued)
+}
+
+// Description is what DescribeExecution says of an execution's state.
+type Description struct {
+	Status string // RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE
+	Error  string
+	Cause  string
+}
+
+// Describe describes the job's execution of generation continued;
+// apperr.NotFound if there is none.
+func (s *Starter) Describe(ctx context.Context, jobID string, continued int) (Description, error) {
+	arn := ExecutionARN(s.stateMachineARN, ExecutionName(jobID, continued))
+	out, err := s.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	var missing *types.ExecutionDoesNotExist
+	if errors.As(err, &missing) {
+		return Description{}, apperr.NotFoundf("execution")
+	}
+	if err != nil {
+		return Description{}, apperr.Wrap(err, "describe execution %s", arn)
+	}
+	return Description{Status: string(out.Status), Error: aws.ToString(out.Error), Cause: aws.ToString(out.Cause)}, nil
 }
 
 // ExecutionARN is the ARN of the execution called name of a state machine.
