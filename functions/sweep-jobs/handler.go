@@ -25,10 +25,13 @@ func (h handler) handle(ctx context.Context, ev events.CloudWatchEvent) (job.Swe
 		h.log.Error("sweep failed", append(attrs, "error", err.Error())...)
 		return rep, err
 	}
-	if rep.Incomplete {
+	switch {
+	case rep.Incomplete:
 		h.log.Warn("sweep ran out of time; the next one starts over", attrs...)
-	} else {
+	case rep.Dropped+rep.Started+rep.Failed+rep.Continued > 0:
 		h.log.Info("sweep done", attrs...)
+	default: // the usual sweep: every 9 s locally
+		h.log.Debug("sweep done, nothing to do", attrs...)
 	}
 	return rep, nil
 }
