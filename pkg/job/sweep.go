@@ -100,6 +100,11 @@ type SweepReport struct {
 	Incomplete bool `json:"incomplete"`
 }
 
+// maxGenerationsPerSweep bounds the walk from the remembered generation:
+// a job continues as a new execution about every 200 polls (over an hour),
+// so a 7-day job has some 150 generations in all.
+const maxGenerationsPerSweep = 1000
+
 // sweepPage is how many entries one store read returns.
 const sweepPage = 100
 
@@ -206,6 +211,9 @@ func (s *Sweeper) sweep(ctx context.Context, e SweepEntry, rep *SweepReport) err
 // as the next generation. nil: that generation does not exist.
 func (s *Sweeper) current(ctx context.Context, e SweepEntry) (int, *Execution, error) {
 	for gen := e.Generation; ; gen++ {
+		if gen > e.Generation+maxGenerationsPerSweep {
+			return e.Generation, nil, apperr.New(apperr.Internal, "job %s: more than %d executions succeeded since generation %d", e.JobID, maxGenerationsPerSweep, e.Generation)
+		}
 		ex, err := s.Executions.Execution(ctx, e.JobID, gen)
 		if apperr.KindOf(err) == apperr.NotFound {
 			return gen, nil, nil
