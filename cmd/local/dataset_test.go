@@ -403,14 +403,24 @@ func TestDatasetDeletedBeforeUploadFinished(t *testing.T) {
 	c := createDataset(t, a.Token, "Hasty", "h.jsonl", len(body))
 	api.Expect(t, testkit.Request{Method: "DELETE", Path: "/api/datasets/" + c.Dataset.ID, Token: a.Token}, http.StatusOK, "")
 	putTo(t, c.UploadURL, body)
+	// The upload's event reaches the validator after the PUT has been
+	// answered, as S3's notifications do: wait for its work, not for the
+	// PUT.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tags, err := s3Client().GetObjectTagging(t.Context(), &s3.GetObjectTaggingInput{Bucket: aws.String(datasetsBucket), Key: aws.String(c.StoragePath)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tags.TagSet) == 1 && *tags.TagSet[0].Key == blob.DeletedTag && *tags.TagSet[0].Value == "true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tags of the late upload after 10 s: got %+v, want %s=true", tags.TagSet, blob.DeletedTag)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	st.Host.WaitAsync()
-	tags, err := s3Client().GetObjectTagging(t.Context(), &s3.GetObjectTaggingInput{Bucket: aws.String(datasetsBucket), Key: aws.String(c.StoragePath)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tags.TagSet) != 1 || *tags.TagSet[0].Key != blob.DeletedTag || *tags.TagSet[0].Value != "true" {
-		t.Fatalf("tags of the late upload: got %+v, want %s=true", tags.TagSet, blob.DeletedTag)
-	}
 	if evs := validatedEvents(t, c.Dataset.ID); len(evs) != 0 {
 		t.Fatalf("a deleted dataset was validated: %+v", evs)
 	}
