@@ -71,7 +71,5 @@ func (a *App) JobSweeper(ctx context.Context, fn string) (*job.Sweeper, error) {
 		Store:      a.Store,
 		Executions: jobWorkflow{workflow.NewStarter(sfn.NewFromConfig(a.AWS), a.Config.StateMachineARN)},
 		MinIdle:    minIdle,
-		Now:        time.Now,
-		Log:        a.Logger.With("function", fn),
 	}, nil
 }

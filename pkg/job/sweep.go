@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/brightrun/brightrun/pkg/apperr"
@@ -34,10 +33,9 @@ type Sweeper struct {
 	Executions Executions
 	// MinIdle: a job created or changed more recently than this is not
 	// checked against Step Functions (a running workflow is changing it,
-	// or is about to start). Default DefaultSweepMinIdle.
+	// or is about to start). Default DefaultSweepMinIdle. The clock and
+	// the log are the Runner's.
 	MinIdle time.Duration
-	Now     func() time.Time
-	Log     *slog.Logger
 }
 
 // DefaultSweepMinIdle is twice the longest a healthy workflow leaves a job
@@ -135,7 +133,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 			if err := s.sweep(ctx, e, &rep); err != nil {
 				rep.Errors++
 				errs = append(errs, fmt.Errorf("job %s: %w", e.JobID, err))
-				s.log().Error("sweep job", "job", e.JobID, "error", err.Error())
+				s.Runner.log().Error("sweep job", "job", e.JobID, "error", err.Error())
 			}
 		}
 		if len(entries) < sweepPage {
@@ -166,7 +164,7 @@ func (s *Sweeper) sweep(ctx context.Context, e SweepEntry, rep *SweepReport) err
 		rep.Dropped++
 		return s.Store.DropSweepEntry(ctx, e.JobID)
 	}
-	now := s.now()
+	now := s.Runner.now()
 	if now.Sub(later(j.CreatedAt, j.UpdatedAt)) < s.minIdle() {
 		return nil
 	}
@@ -185,11 +183,11 @@ func (s *Sweeper) sweep(ctx context.Context, e SweepEntry, rep *SweepReport) err
 	case ex == nil && gen == 0 && j.Status == StatusQueued:
 		// Never started: create-job died before StartExecution.
 		rep.Started++
-		s.log().Warn("starting the workflow of a job that has none", "job", e.JobID)
+		s.Runner.log().Warn("starting the workflow of a job that has none", "job", e.JobID)
 		return s.Executions.StartJob(ctx, e.UserID, e.JobID, j.CreatedAt)
 	case ex == nil:
 		rep.Failed++
-		s.log().Warn("job without a workflow", "job", e.JobID, "status", j.Status, "generation", gen)
+		s.Runner.log().Warn("job without a workflow", "job", e.JobID, "status", j.Status, "generation", gen)
 		return s.Runner.MarkFailed(ctx, TaskInput{JobID: e.JobID, UserID: e.UserID, Error: &TaskError{
 			Error: ErrWorkflowLost, Cause: fmt.Sprintf("no execution of generation %d and the job is %s", gen, j.Status)}})
 	case ex.Status == ExecutionRunning:
@@ -201,7 +199,7 @@ func (s *Sweeper) sweep(ctx context.Context, e SweepEntry, rep *SweepReport) err
 		if ex.Error != "" {
 			te.Error = ex.Error
 		}
-		s.log().Warn("job of a stopped execution", "job", e.JobID, "execution_status", ex.Status, "generation", gen)
+		s.Runner.log().Warn("job of a stopped execution", "job", e.JobID, "execution_status", ex.Status, "generation", gen)
 		return s.Runner.MarkFailed(ctx, TaskInput{JobID: e.JobID, UserID: e.UserID, Error: &te})
 	}
 }
@@ -232,20 +230,6 @@ func (s *Sweeper) minIdle() time.Duration {
 		return s.MinIdle
 	}
 	return DefaultSweepMinIdle
-}
-
-func (s *Sweeper) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func (s *Sweeper) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.New(slog.DiscardHandler)
 }
 
 func later(a, b time.Time) time.Time {

@@ -69,7 +69,7 @@ func (x *executions) calls() (described, started []string) {
 
 // sweeper is e's sweeper; jobs count as idle after 2 fake seconds.
 func (e *env) sweeper(x *executions) *job.Sweeper {
-	return &job.Sweeper{Runner: e.runner, Store: e.store, Executions: x, MinIdle: 2 * time.Second, Now: e.clock.Now}
+	return &job.Sweeper{Runner: e.runner, Store: e.store, Executions: x, MinIdle: 2 * time.Second}
 }
 
 func (e *env) sweep(s *job.Sweeper) job.SweepReport {
