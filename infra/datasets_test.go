@@ -549,9 +549,9 @@ func TestWorkerScopesAndInvokeTargets(t *testing.T) {
 	}
 }
 
-// TestWorkflowStartGrant: only create-job and the sweeper may start the
-// training state machine, and only that one (by its fixed name); only the
-// sweeper may describe its executions (TestSweepJobsGrants).
+// TestWorkflowStartGrant: only create-job may start the training state
+// machine, and only that one (by its fixed name); only the sweeper may
+// describe its executions (TestSweepJobsGrants).
 func TestWorkflowStartGrant(t *testing.T) {
 	f := appFixture(t)
 	var starters []string
@@ -573,7 +573,7 @@ func TestWorkflowStartGrant(t *testing.T) {
 			t.Errorf("%s may not start executions: %v", fn, got)
 		}
 	}
-	if want := []string{"create-job", "sweep-jobs"}; !reflect.DeepEqual(starters, want) {
+	if want := []string{"create-job"}; !reflect.DeepEqual(starters, want) {
 		t.Errorf("functions with %s: got %v, want %v", route.WorkflowStart, starters, want)
 	}
 }

@@ -150,14 +150,14 @@ func TestScheduleTarget(t *testing.T) {
 
 // sweep-jobs gets exactly the grants of its scopes: those of
 // mark-stopped-job (table, cluster token, bus) plus its failure queue,
-// states:DescribeExecution on the training machine's executions (and
-// nothing wider) and states:StartExecution on the machine. No other
+// and states:DescribeExecution on the training machine's executions (and
+// nothing wider); it never starts one (TestWorkflowStartGrant). No other
 // function may describe executions, and only the roles granted
 // route.WorkflowRead carry the cdk-nag suppression of its wildcard.
 func TestSweepJobsGrants(t *testing.T) {
 	const fn = "sweep-jobs"
 	f := appFixture(t)
-	for _, s := range []string{route.TableWrite, route.GPUCluster, route.EventsPut, route.WorkflowRead, route.WorkflowStart} {
+	for _, s := range []string{route.TableWrite, route.GPUCluster, route.EventsPut, route.WorkflowRead} {
 		if !hasScope(fn, s) {
 			t.Errorf("%s: no scope %s", fn, s)
 		}
@@ -187,7 +187,6 @@ func TestSweepJobsGrants(t *testing.T) {
 		"secretsmanager:GetSecretValue on ${" + f.gpuClusterSecretID(t) + "}",
 		"sqs:SendMessage on " + failures,
 		"states:DescribeExecution on " + executions,
-		"states:StartExecution on " + machine,
 	}
 	for _, a := range append(append([]string{}, tableReadActions...), tableWriteActions...) {
 		want = append(want, a+" on "+table, a+" on "+table+"/index/*")

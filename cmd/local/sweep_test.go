@@ -62,36 +62,29 @@ func onSweepList(t *testing.T, jobID string) bool {
 // stack's 100×, for jobs idle 10 minutes) repairs what the workflow and its
 // backstop cannot see. The two cases wait for the schedule side by side.
 func TestSweeper(t *testing.T) {
-	t.Run("starts a job without workflow", func(t *testing.T) { t.Parallel(); sweeperStartsAJobWithoutWorkflow(t) })
+	t.Run("fails a job never started", func(t *testing.T) { t.Parallel(); sweeperFailsAJobNeverStarted(t) })
 	t.Run("ends a job without execution", func(t *testing.T) { t.Parallel(); sweeperEndsAJobWithoutExecution(t) })
 }
 
-// A job whose create-job died before starting the workflow has its
-// workflow started by the sweep: the job runs. The test cancels it.
-func sweeperStartsAJobWithoutWorkflow(t *testing.T) {
+// A job whose create-job died before starting the workflow (its client
+// saw an error) is marked failed by the sweep, as create-job marks a job
+// it could not start; it is never started.
+func sweeperFailsAJobNeverStarted(t *testing.T) {
 	a := signUp(t, "Orphan")
 	ds := readyDataset(t, a.Token, 64<<10, 46)
 	j := orphan(t, a, ds)
 	if !onSweepList(t, j.ID) {
 		t.Fatal("a new job is not on the sweep list")
 	}
-	if got, _ := st.Workflow.Describe(j.ID); got.Status != "" {
-		t.Fatalf("the orphan has an execution (%s) before the sweep", got.Status)
-	}
-	j = waitJob(t, a.Token, j.ID, "started by the sweeper", func(j job.Job) bool { return j.Status != job.StatusQueued })
-	if j.Status != job.StatusInitializing && j.Status != job.StatusRunning && j.Status != job.StatusCompleted {
-		t.Fatalf("after the sweep: %s (%s), want the job started", j.Status, deref(j.ErrorMessage))
-	}
-	if x, ok := st.Workflow.Describe(j.ID); !ok || x.Status == "" {
-		t.Errorf("no execution named %s after the sweep", j.ID)
-	}
-	// 409 CONFLICT if it completed meanwhile.
-	if res := api.Do(t, testkit.Request{Method: "POST", Path: "/api/jobs/" + j.ID + "/cancel", Token: a.Token}); res.Status != http.StatusOK && res.Status != http.StatusConflict {
-		t.Fatalf("cancel: got %d %s, want 200 (or 409 once completed)", res.Status, res.Raw)
-	}
 	j = waitJob(t, a.Token, j.ID, "finished", final)
-	if j.Status != job.StatusCancelled && j.Status != job.StatusCompleted {
-		t.Errorf("got %s (%s), want cancelled (or completed, had it finished first)", j.Status, deref(j.ErrorMessage))
+	if j.Status != job.StatusFailed || !strings.Contains(deref(j.ErrorMessage), "could not be started; nothing was run or charged") {
+		t.Fatalf("after the sweep: %s (%s), want failed, never started", j.Status, deref(j.ErrorMessage))
+	}
+	if x, ok := st.Workflow.Describe(j.ID); ok {
+		t.Errorf("the sweep started the orphan: execution %s", x.Status)
+	}
+	if j.FinalCost == nil || *j.FinalCost != 0 {
+		t.Errorf("final cost %v, want 0", j.FinalCost)
 	}
 }
 
@@ -145,8 +138,10 @@ func TestSweepFixture(t *testing.T) {
 	if err := json.Unmarshal(out, &rep); err != nil || rep.Checked == 0 || rep.Errors != 0 || rep.Incomplete {
 		t.Errorf("report %s (%v): want entries checked, no errors, complete", out, err)
 	}
-	if _, ok := st.Workflow.Describe(j.ID); ok {
-		t.Error("the sweep started a job created a moment ago")
+	var got job.Job
+	api.Expect(t, testkit.Request{Method: "GET", Path: "/api/jobs/" + j.ID, Token: a.Token}, http.StatusOK, "").Into(t, &got)
+	if got.Status != job.StatusQueued {
+		t.Errorf("the sweep changed a job created a moment ago: %s", got.Status)
 	}
 	// Queued: cancelled at once, and the next sweeps drop it.
 	api.Expect(t, testkit.Request{Method: "POST", Path: "/api/jobs/" + j.ID + "/cancel", Token: a.Token}, http.StatusOK, "")

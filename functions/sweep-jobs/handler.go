@@ -19,7 +19,7 @@ type handler struct {
 // retry; sweeping twice changes nothing twice.
 func (h handler) handle(ctx context.Context, ev events.CloudWatchEvent) (job.SweepReport, error) {
 	rep, err := h.sweeper.Sweep(ctx)
-	attrs := []any{"event", ev.ID, "checked", rep.Checked, "dropped", rep.Dropped, "started", rep.Started,
+	attrs := []any{"event", ev.ID, "checked", rep.Checked, "dropped", rep.Dropped,
 		"failed", rep.Failed, "continued", rep.Continued, "errors", rep.Errors, "incomplete", rep.Incomplete}
 	if err != nil {
 		h.log.Error("sweep failed", append(attrs, "error", err.Error())...)
@@ -28,7 +28,7 @@ func (h handler) handle(ctx context.Context, ev events.CloudWatchEvent) (job.Swe
 	switch {
 	case rep.Incomplete:
 		h.log.Warn("sweep ran out of time; the next one starts over", attrs...)
-	case rep.Dropped+rep.Started+rep.Failed+rep.Continued > 0:
+	case rep.Dropped+rep.Failed+rep.Continued > 0:
 		h.log.Info("sweep done", attrs...)
 	default: // the usual sweep: every 9 s locally
 		h.log.Debug("sweep done, nothing to do", attrs...)

@@ -1,8 +1,8 @@
 // Command sweep-jobs is the training workflow's sweeper (pkg/job.Sweeper):
 // an EventBridge schedule runs it every 15 minutes (route.Workers). It
-// publishes outbox events nobody could, starts the workflow of a job
-// create-job left without one, and ends a job whose execution stopped or
-// vanished without the backstop (mark-stopped-job) hearing of it.
+// publishes outbox events nobody could, and ends failed a job create-job
+// left without a workflow or whose execution stopped or vanished without
+// the backstop (mark-stopped-job) hearing of it.
 package main
 
 import (

@@ -110,7 +110,8 @@ const (
 	ErrUnexpectedPollResult = "UnexpectedPollResult" // poll-job returned a status the machine does not know
 	ErrJobNotFound          = "JobNotFound"          // gpucluster.JobNotFound: the cluster forgot the job
 	ErrClusterUnavailable   = "ClusterUnavailable"
-	ErrWorkflowLost         = "WorkflowLost" // the sweeper found no execution for a job not final (sweep.go)
+	ErrWorkflowLost         = "WorkflowLost"       // the sweeper found no current execution for a job that ran (sweep.go)
+	ErrWorkflowNotStarted   = "WorkflowNotStarted" // create-job could not start the execution (or died before it)
 )
 
 // FailureMessage is the error_message a failed job shows for the workflow
@@ -147,6 +148,8 @@ func FailureMessage(te TaskError) string {
 		return "The training workflow ran its steps out of order; the job was stopped."
 	case name == "States.Timeout" || name == "Sandbox.Timedout":
 		return "A step of the training workflow timed out."
+	case name == ErrWorkflowNotStarted:
+		return "The training workflow could not be started; nothing was run or charged."
 	case name == ErrWorkflowLost:
 		return "The job's training workflow was lost; the job was stopped."
 	case name == "States.ABORTED":

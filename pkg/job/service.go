@@ -81,7 +81,7 @@ func (s *Service) Create(ctx context.Context, userID string, req training.Reques
 		return Created{}, err
 	}
 	if err := s.Workflow.StartJob(ctx, userID, j.ID, j.CreatedAt); err != nil {
-		msg := "the training workflow could not be started; nothing was run or charged"
+		msg := FailureMessage(TaskError{Error: ErrWorkflowNotStarted})
 		_, terr := s.Store.Transition(ctx, userID, j.ID, StatusQueued, StatusFailed, Change{ErrorMessage: &msg, CompletedAt: &now, Now: now})
 		return Created{}, errors.Join(err, terr)
 	}

@@ -18,8 +18,10 @@ import (
 //     when their writer published, and no later task came: the workflow
 //     had ended) are published;
 //   - a queued job with no execution (create-job died between writing the
-//     job and starting its workflow) has its workflow started — the start
-//     is idempotent, so a create-job still running changes nothing;
+//     job and starting its workflow) is marked failed, as create-job marks
+//     one it could not start: nothing ran or was charged. It is not started:
+//     create-job answers 201 only after the start, so this job's client saw
+//     an error and may well have created the job again;
 //   - a job whose current execution stopped (the backstop's event was
 //     lost) or is gone (an execution that ended without continuing) is
 //     marked failed as mark-stopped-job would, cancelling its cluster job;
@@ -69,8 +71,6 @@ type Executions interface {
 	// Execution describes the job's execution of that generation;
 	// apperr.NotFound if there is none.
 	Execution(ctx context.Context, jobID string, generation int) (Execution, error)
-	// StartJob starts the job's first execution, idempotently (Workflow).
-	StartJob(ctx context.Context, userID, jobID string, created time.Time) error
 }
 
 // Execution is what DescribeExecution says of an execution.
@@ -90,8 +90,7 @@ const (
 type SweepReport struct {
 	Checked   int `json:"checked"`   // entries read
 	Dropped   int `json:"dropped"`   // final with an empty outbox, or gone: off the list
-	Started   int `json:"started"`   // queued without an execution: workflow started
-	Failed    int `json:"failed"`    // execution stopped or gone: job marked failed
+	Failed    int `json:"failed"`    // execution stopped, gone or never started: job marked failed
 	Continued int `json:"continued"` // entries whose generation moved on
 	Errors    int `json:"errors"`    // entries that could not be swept (tried again next sweep)
 	// Incomplete: the sweep ran out of time before the end of the list.
@@ -182,9 +181,10 @@ func (s *Sweeper) sweep(ctx context.Context, e SweepEntry, rep *SweepReport) err
 	switch {
 	case ex == nil && gen == 0 && j.Status == StatusQueued:
 		// Never started: create-job died before StartExecution.
-		rep.Started++
-		s.Runner.log().Warn("starting the workflow of a job that has none", "job", e.JobID)
-		return s.Executions.StartJob(ctx, e.UserID, e.JobID, j.CreatedAt)
+		rep.Failed++
+		s.Runner.log().Warn("job whose workflow was never started", "job", e.JobID)
+		return s.Runner.MarkFailed(ctx, TaskInput{JobID: e.JobID, UserID: e.UserID, Error: &TaskError{
+			Error: ErrWorkflowNotStarted, Cause: "queued with no execution"}})
 	case ex == nil:
 		rep.Failed++
 		s.Runner.log().Warn("job without a workflow", "job", e.JobID, "status", j.Status, "generation", gen)

@@ -24,7 +24,6 @@ type executions struct {
 	mu        sync.Mutex
 	byName    map[string]job.Execution
 	described []string
-	started   []string // job ids
 }
 
 func name(jobID string, gen int) string { return fmt.Sprintf("%s#%d", jobID, gen) }
@@ -51,20 +50,10 @@ func (x *executions) Execution(_ context.Context, jobID string, gen int) (job.Ex
 	return ex, nil
 }
 
-func (x *executions) StartJob(_ context.Context, userID, jobID string, _ time.Time) error {
+func (x *executions) calls() []string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if userID != owner {
-		return fmt.Errorf("started for user %q, want %q", userID, owner)
-	}
-	x.started = append(x.started, jobID)
-	return nil
-}
-
-func (x *executions) calls() (described, started []string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return slices.Clone(x.described), slices.Clone(x.started)
+	return slices.Clone(x.described)
 }
 
 // sweeper is e's sweeper; jobs count as idle after 2 fake seconds.
@@ -97,43 +86,49 @@ func (e *env) onList(jobID string) (job.SweepEntry, bool) {
 }
 
 // A job is on the sweep list from its creation; while it is younger than
-// MinIdle the sweeper leaves it alone, and once idle with no execution and
-// still queued (create-job died before starting it) its workflow is
-// started — once per sweep, idempotently — and a running execution then
-// keeps it as it is.
-func TestSweepStartsAJobWithoutWorkflow(t *testing.T) {
+// MinIdle the sweeper leaves it alone. Once idle, a queued job with no
+// execution (create-job died before starting it, so its client saw an
+// error) is marked failed as create-job marks one it could not start,
+// once; a queued job whose execution runs is left as it is.
+func TestSweepFailsAJobNeverStarted(t *testing.T) {
 	e := newEnv(t, gpusim.Options{})
 	x := &executions{}
 	s := e.sweeper(x)
-	j := e.createJob("")
-	if en, ok := e.onList(j.ID); !ok || en.UserID != owner || !en.CreatedAt.Equal(j.CreatedAt) || en.Generation != 0 {
-		t.Fatalf("sweep entry of a new job: %+v, %v; want user %s, created %v, generation 0", en, ok, owner, j.CreatedAt)
+	orphan, started := e.createJob(""), e.createJob("")
+	x.set(started.ID, job.ExecutionRunning)
+	if en, ok := e.onList(orphan.ID); !ok || en.UserID != owner || !en.CreatedAt.Equal(orphan.CreatedAt) || en.Generation != 0 {
+		t.Fatalf("sweep entry of a new job: %+v, %v; want user %s, created %v, generation 0", en, ok, owner, orphan.CreatedAt)
 	}
 
-	if rep := e.sweep(s); rep.Checked != 1 || rep.Started != 0 {
-		t.Errorf("a young job: %+v, want checked 1 and nothing started", rep)
+	if rep := e.sweep(s); rep.Checked != 2 || rep.Failed != 0 {
+		t.Errorf("young jobs: %+v, want checked 2 and nothing failed", rep)
 	}
-	if d, st := x.calls(); len(d)+len(st) != 0 {
-		t.Errorf("a young job: described %v, started %v; want no calls", d, st)
+	if d := x.calls(); len(d) != 0 {
+		t.Errorf("young jobs: described %v; want no calls", d)
 	}
 
 	e.clock.Advance(3 * time.Second)
-	if rep := e.sweep(s); rep.Started != 1 {
-		t.Errorf("an idle queued job without execution: %+v, want started 1", rep)
+	for i := range 2 {
+		rep := e.sweep(s)
+		if want := 1 - i; rep.Failed != want {
+			t.Errorf("sweep %d: %+v, want failed %d", i+1, rep, want)
+		}
 	}
-	if _, st := x.calls(); !slices.Equal(st, []string{j.ID}) {
-		t.Errorf("started %v, want [%s]", st, j.ID)
+	r := e.run(orphan.ID)
+	if r.Job.Status != job.StatusFailed || !strings.Contains(deref(r.Job.ErrorMessage), "could not be started; nothing was run or charged") {
+		t.Errorf("the orphan: %s (%s), want failed, never started", r.Job.Status, deref(r.Job.ErrorMessage))
 	}
-
-	x.set(j.ID, job.ExecutionRunning)
-	if rep := e.sweep(s); rep.Started+rep.Failed+rep.Dropped != 0 {
-		t.Errorf("a job whose execution runs: %+v, want nothing done", rep)
+	if n := len(e.bus.of(event.JobFailed)); n != 1 {
+		t.Errorf("JobFailed published %d times, want 1", n)
 	}
-	if got := e.run(j.ID).Job.Status; got != job.StatusQueued {
-		t.Errorf("status %s, want queued", got)
+	if got := e.run(started.ID).Job.Status; got != job.StatusQueued {
+		t.Errorf("the job whose execution runs: %s, want queued", got)
 	}
-	if _, ok := e.onList(j.ID); !ok {
+	if _, ok := e.onList(started.ID); !ok {
 		t.Error("a job not final left the sweep list")
+	}
+	if _, ok := e.onList(orphan.ID); ok {
+		t.Error("the failed orphan is still on the sweep list")
 	}
 }
 
@@ -174,10 +169,10 @@ func TestSweepEndsJobsOfStoppedOrLostExecutions(t *testing.T) {
 				if rep.Failed != 0 || r.Job.Status != job.StatusRunning || !ok || en.Generation != tc.wantGen || rep.Continued != 1 {
 					t.Fatalf("got %+v, status %s, entry %+v (%v); want running, generation %d remembered", rep, r.Job.Status, en, ok, tc.wantGen)
 				}
-				before, _ := x.calls()
+				before := x.calls()
 				e.clock.Advance(3 * time.Second)
 				e.sweep(s)
-				after, _ := x.calls()
+				after := x.calls()
 				if got, want := after[len(before):], []string{name(j.ID, tc.wantGen)}; !slices.Equal(got, want) {
 					t.Errorf("the next sweep described %v, want %v (from the remembered generation)", got, want)
 				}
@@ -245,8 +240,8 @@ func TestSweepPublishesLeftovers(t *testing.T) {
 	if r := e.run(j.ID); len(r.Outbox) != 0 {
 		t.Errorf("outbox after the sweep: %d events", len(r.Outbox))
 	}
-	if d, st := x.calls(); len(d)+len(st) != 0 {
-		t.Errorf("a final job: described %v, started %v; want no calls", d, st)
+	if d := x.calls(); len(d) != 0 {
+		t.Errorf("a final job: described %v; want no calls", d)
 	}
 }
 

@@ -152,13 +152,13 @@ var Workers = []Worker{
 	// where mark-job-failed ran first.
 	{Function: "mark-stopped-job", Trigger: TriggerExecutionStopped, Timeout: 60, MemoryMB: 256, Access: []string{TableWrite, GPUCluster, EventsPut}},
 	// The sweeper (pkg/job.Sweeper): the second line behind the backstop.
-	// Every 15 minutes it publishes outbox events nobody could, starts
-	// the workflow of a job whose create-job died before starting it, and
-	// ends a job whose execution stopped or vanished without the backstop
-	// hearing of it (as mark-stopped-job does, so the same grants, plus
-	// describing executions and starting one).
+	// Every 15 minutes it publishes outbox events nobody could, and ends
+	// failed a job whose create-job died before starting its workflow or
+	// whose execution stopped or vanished without the backstop hearing of
+	// it (as mark-stopped-job does: the same grants, plus describing
+	// executions).
 	{Function: "sweep-jobs", Trigger: TriggerSchedule, Every: 15 * time.Minute, Timeout: 300, MemoryMB: 256,
-		Access: []string{TableWrite, GPUCluster, EventsPut, WorkflowRead, WorkflowStart}},
+		Access: []string{TableWrite, GPUCluster, EventsPut, WorkflowRead}},
 }
 
 // Functions lists every function name: HTTP routes, then workers.
