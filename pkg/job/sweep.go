@@ -40,9 +40,11 @@ type Sweeper struct {
 	MinIdle time.Duration
 }
 
-// DefaultSweepMinIdle is twice the longest a healthy workflow leaves a job
-// untouched while starting (create-job → submit-job) plus a poll-job's
-// budget; jobs queued at the cluster are still checked, every sweep.
+// DefaultSweepMinIdle is far longer than a healthy workflow leaves a job
+// untouched while it starts (create-job starts the execution at once,
+// submit-job runs seconds later) or trains (every poll writes progress).
+// A job queued at the cluster is not written while nothing moves: it is
+// checked at every sweep, one DescribeExecution each.
 const DefaultSweepMinIdle = 10 * time.Minute
 
 // SweepStore is the sweep list (pkg/dynamo).
