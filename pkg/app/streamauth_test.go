@@ -139,6 +139,34 @@ func signToken(t *testing.T, key *rsa.PrivateKey, kid string, c jwt.MapClaims) s
 	return s
 }
 
+// callerCase is a token presented to a stream's Function URL and the
+// caller it must give; nil: 401.
+type callerCase struct {
+	name       string
+	auth       string // Authorization header; "" means none
+	query      string // access_token; "" means none
+	wantCaller *httpapi.Caller
+}
+
+func checkCallers(t *testing.T, auth *StreamAuth, tests []callerCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := auth.Caller(context.Background(), urlRequest(tt.auth, tt.query))
+			if tt.wantCaller == nil {
+				wantUnauthorized(t, got, err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v, want caller %+v", err, *tt.wantCaller)
+			}
+			if got != *tt.wantCaller {
+				t.Errorf("caller: got %+v, want %+v", got, *tt.wantCaller)
+			}
+		})
+	}
+}
+
 func urlRequest(auth, query string) events.LambdaFunctionURLRequest {
 	req := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/api/jobs/j1/stream", Headers: map[string]string{"accept": "text/event-stream"}}
 	if auth != "" {
@@ -177,12 +205,7 @@ func TestStreamAuthCognito(t *testing.T) {
 	ada := httpapi.Caller{UserID: "user-123", Email: "ada@example.com", Role: "ADMIN"}
 	valid := signToken(t, poolKey, testKid, cognitoClaims())
 	bob := signToken(t, poolKey, testKid, withClaim(withClaim(cognitoClaims(), "sub", "user-456"), "email", "bob@example.com"))
-	tests := []struct {
-		name       string
-		auth       string // Authorization header; "" means none
-		query      string // access_token; "" means none
-		wantCaller *httpapi.Caller
-	}{
+	tests := []callerCase{
 		{"valid header token", "Bearer " + valid, "", &ada},
 		{"valid query token", "", valid, &ada},
 		{"lower-case scheme", "bearer " + valid, "", &ada},
@@ -208,21 +231,7 @@ func TestStreamAuthCognito(t *testing.T) {
 		{"unknown kid", "Bearer " + signToken(t, otherKey, "rotated-kid", cognitoClaims()), "", nil},
 		{"two query values", "", valid + "," + valid, nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := auth.Caller(context.Background(), urlRequest(tt.auth, tt.query))
-			if tt.wantCaller == nil {
-				wantUnauthorized(t, got, err)
-				return
-			}
-			if err != nil {
-				t.Fatalf("got %v, want caller %+v", err, *tt.wantCaller)
-			}
-			if got != *tt.wantCaller {
-				t.Errorf("caller: got %+v, want %+v", got, *tt.wantCaller)
-			}
-		})
-	}
+	checkCallers(t, auth, tests)
 	// The unknown kid came within a minute of the cold-start fetch: the
 	// JWKS was not fetched again (the rotation itself is pkg/jwtauth's test).
 	if got := pool.hits.Load(); got != 1 {
@@ -295,12 +304,7 @@ func TestStreamAuthLocal(t *testing.T) {
 		return jwt.MapClaims{"sub": "01J0LOCALUSER", "email": "ada@example.com", "name": "Ada", "custom:role": "BILLING_ADMIN",
 			"iss": localIssuer, "aud": localAudience, "token_use": "id", "iat": now.Unix(), "auth_time": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	}
-	tests := []struct {
-		name       string
-		auth       string
-		query      string
-		wantCaller *httpapi.Caller
-	}{
+	tests := []callerCase{
 		{"valid header token", "Bearer " + signToken(t, key, kid, claims()), "", &httpapi.Caller{UserID: "01J0LOCALUSER", Email: "ada@example.com", Role: "BILLING_ADMIN"}},
 		{"valid query token", "", signToken(t, key, kid, claims()), &httpapi.Caller{UserID: "01J0LOCALUSER", Email: "ada@example.com", Role: "BILLING_ADMIN"}},
 		{"missing token", "", "", nil},
@@ -310,21 +314,7 @@ func TestStreamAuthLocal(t *testing.T) {
 		{"wrong audience", "Bearer " + signToken(t, key, kid, withClaim(claims(), "aud", testClient)), "", nil},
 		{"expired", "Bearer " + signToken(t, key, kid, withClaim(claims(), "exp", time.Now().Add(-2*time.Minute).Unix())), "", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := auth.Caller(context.Background(), urlRequest(tt.auth, tt.query))
-			if tt.wantCaller == nil {
-				wantUnauthorized(t, got, err)
-				return
-			}
-			if err != nil {
-				t.Fatalf("got %v, want caller %+v", err, *tt.wantCaller)
-			}
-			if got != *tt.wantCaller {
-				t.Errorf("caller: got %+v, want %+v", got, *tt.wantCaller)
-			}
-		})
-	}
+	checkCallers(t, auth, tests)
 }
 
 func TestStreamAuthLocalBadKeyFile(t *testing.T) {

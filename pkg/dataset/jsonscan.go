@@ -352,21 +352,9 @@ func (s *scanner) eachMember(member func(key []byte)) {
 			return
 		}
 		member(key)
-		if s.err != nil {
+		if s.err != nil || !s.more('}') {
 			return
 		}
-		s.skipSpace()
-		if s.pos < len(s.data) {
-			switch s.data[s.pos] {
-			case ',':
-				s.pos++
-				continue
-			case '}':
-				s.pos++
-				return
-			}
-		}
-		s.unexpected("',' or '}'")
 	}
 }
 
@@ -382,20 +370,27 @@ func (s *scanner) eachElement(elem func(i int)) {
 	for i := 0; s.err == nil; i++ {
 		s.skipSpace()
 		elem(i)
-		if s.err != nil {
+		if s.err != nil || !s.more(']') {
 			return
 		}
-		s.skipSpace()
-		if s.pos < len(s.data) {
-			switch s.data[s.pos] {
-			case ',':
-				s.pos++
-				continue
-			case ']':
-				s.pos++
-				return
-			}
-		}
-		s.unexpected("',' or ']'")
 	}
+}
+
+// more reads what follows an object member or array element: ',' (true:
+// another follows) or the container's close (false: it ended); anything
+// else is an error (false).
+func (s *scanner) more(close byte) bool {
+	s.skipSpace()
+	if s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+			return true
+		case close:
+			s.pos++
+			return false
+		}
+	}
+	s.unexpected("',' or '" + string(close) + "'")
+	return false
 }

@@ -339,16 +339,25 @@ func TestStreamAbandonedFreesWorker(t *testing.T) {
 	}
 }
 
-// A stream holds its worker: with MaxWorkers 1 a second call waits until
-// the first stream has ended.
-func TestStreamCountsAgainstMaxWorkers(t *testing.T) {
+// holdOnlyWorker opens a two-chunk stream on a host whose function has
+// one worker and returns once chunk 1 is read and the function waits at
+// the gate before chunk 2: the only worker is busy streaming.
+func holdOnlyWorker(t *testing.T) (*lambdahost.Host, *gate, io.ReadCloser, *reader) {
+	t.Helper()
 	h, _ := newHost(t, lambdahost.Function{Name: "stream", Binary: streamBinary, MaxWorkers: 1})
 	g := newGate(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	s, rd := openStream(t, ctx, h, "stream", map[string]string{"chunks": "2", "gate": g.URL})
 	rd.mustUntil("data: chunk 1\n\n")
 	g.waitReached(t, 2)
+	return h, g, s, rd
+}
+
+// A stream holds its worker: with MaxWorkers 1 a second call waits until
+// the first stream has ended.
+func TestStreamCountsAgainstMaxWorkers(t *testing.T) {
+	h, g, s, rd := holdOnlyWorker(t)
 
 	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancelShort()
@@ -420,13 +429,7 @@ func TestStreamAndBufferedMix(t *testing.T) {
 // Close of the host ends an open stream with an error, and the stream's
 // Close returns.
 func TestHostCloseEndsOpenStream(t *testing.T) {
-	h, _ := newHost(t, lambdahost.Function{Name: "stream", Binary: streamBinary, MaxWorkers: 1})
-	g := newGate(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, rd := openStream(t, ctx, h, "stream", map[string]string{"chunks": "2", "gate": g.URL})
-	rd.mustUntil("data: chunk 1\n\n")
-	g.waitReached(t, 2)
+	h, _, s, rd := holdOnlyWorker(t)
 
 	h.Close()
 	if err := rd.rest(); err == nil || errors.Is(err, context.DeadlineExceeded) {
