@@ -7,8 +7,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/brightrun/brightrun/pkg/app"
@@ -20,13 +18,10 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		poll := 2 * time.Second // the seed's "polls the database every 2 seconds"
-		if v := a.Config.StreamPollSeconds; v != "" {
-			s, err := strconv.ParseFloat(v, 64)
-			if err != nil || s <= 0 || s > 60 {
-				return nil, fmt.Errorf("STREAM_POLL_SECONDS must be a number of seconds in (0, 60], got %q", v)
-			}
-			poll = time.Duration(s * float64(time.Second))
+		// The seed's "polls the database every 2 seconds".
+		poll, err := app.Seconds("STREAM_POLL_SECONDS", a.Config.StreamPollSeconds, 2*time.Second, 60*time.Second)
+		if err != nil {
+			return nil, err
 		}
 		h := handler{auth: auth, jobs: a.JobMonitor(), log: a.Logger, poll: poll, heartbeat: 15 * time.Second}
 		return h.handle, nil

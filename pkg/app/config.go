@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Identity providers.
@@ -115,4 +117,18 @@ func orDefault(v, d string) string {
 // NewLogger returns the JSON logger every function uses.
 func NewLogger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// Seconds reads the duration a variable gives in (fractional) seconds: def
+// if v is empty, an error naming the variable unless 0 < v ≤ max.
+func Seconds(name, v string, def, max time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	s, err := strconv.ParseFloat(v, 64)
+	d := time.Duration(s * float64(time.Second))
+	if err != nil || d <= 0 || d > max {
+		return 0, fmt.Errorf("%s must be a number of seconds in (0, %g], got %q", name, max.Seconds(), v)
+	}
+	return d, nil
 }

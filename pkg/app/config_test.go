@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -35,5 +36,35 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Fatalf("got %+v, %v", cfg, err)
 			}
 		})
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	const def, max = 2 * time.Second, 60 * time.Second
+	tests := []struct {
+		v       string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", def, false},
+		{"0.2", 200 * time.Millisecond, false},
+		{"60", max, false},
+		{"60.5", 0, true},
+		{"0", 0, true},
+		{"-1", 0, true},
+		{"two", 0, true},
+		{"1e-12", 0, true}, // rounds to no time at all
+	}
+	for _, tt := range tests {
+		got, err := Seconds("X_SECONDS", tt.v, def, max)
+		if tt.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "X_SECONDS must be a number of seconds in (0, 60]") {
+				t.Errorf("%q: got %v, %v; want an error naming X_SECONDS and its range", tt.v, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: got %v, %v; want %v", tt.v, got, err, tt.want)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -61,13 +60,9 @@ func (a *App) JobRunner(ctx context.Context, fn string) (*job.Runner, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s needs %s", fn, strings.Join(missing, ", "))
 	}
-	interval := job.DefaultPollInterval
-	if v := c.PollIntervalSeconds; v != "" {
-		s, err := strconv.ParseFloat(v, 64)
-		if err != nil || s <= 0 || s > 300 {
-			return nil, fmt.Errorf("POLL_INTERVAL_SECONDS must be a number of seconds in (0, 300], got %q", v)
-		}
-		interval = time.Duration(s * float64(time.Second))
+	interval, err := Seconds("POLL_INTERVAL_SECONDS", c.PollIntervalSeconds, job.DefaultPollInterval, 300*time.Second)
+	if err != nil {
+		return nil, err
 	}
 
 	r := &job.Runner{

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -54,13 +53,9 @@ func (a *App) JobSweeper(ctx context.Context, fn string) (*job.Sweeper, error) {
 	if a.Config.StateMachineARN == "" {
 		return nil, fmt.Errorf("%s needs STATE_MACHINE_ARN", fn)
 	}
-	minIdle := job.DefaultSweepMinIdle
-	if v := a.Config.SweepMinIdleSeconds; v != "" {
-		s, err := strconv.ParseFloat(v, 64)
-		if err != nil || s <= 0 {
-			return nil, fmt.Errorf("SWEEP_MIN_IDLE_SECONDS must be a positive number of seconds, got %q", v)
-		}
-		minIdle = time.Duration(s * float64(time.Second))
+	minIdle, err := Seconds("SWEEP_MIN_IDLE_SECONDS", a.Config.SweepMinIdleSeconds, job.DefaultSweepMinIdle, 24*time.Hour)
+	if err != nil {
+		return nil, err
 	}
 	r, err := a.JobRunner(ctx, fn)
 	if err != nil {
